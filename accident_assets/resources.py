@@ -1,0 +1,44 @@
+"""Resources shared by every domain: asset storage and the IO managers built on it."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from accident_assets import settings
+from accident_assets.io_manager import ParquetIOManager, read_partitions, stored_partitions
+
+
+class AssetStorage(dg.ConfigurableResource):
+    """Read access to stored partitions, for assets that gather whatever partitions exist.
+
+    Loading ``AllPartitionMapping`` through the IO manager would expect every partition since the
+    start date and fail on gaps; this reads only what is there.
+    """
+
+    root: str
+
+    def partitions(self, asset_key: dg.AssetKey) -> list[str]:
+        return stored_partitions(self.root, asset_key)
+
+    def read(self, asset_key: dg.AssetKey, keys: list[str]) -> dict[str, pl.DataFrame]:
+        return read_partitions(self.root, asset_key, keys)
+
+
+class ParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
+    root: str
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> ParquetIOManager:
+        from upath import UPath
+
+        return ParquetIOManager(base_path=UPath(self.root))
+
+
+def shared_resources() -> dict[str, object]:
+    """Resources every domain uses; paths come from the state directory at load time."""
+    root = settings.storage_root()
+    return {
+        "parquet_io_manager": ParquetIOManagerFactory(root=root),
+        "io_manager": dg.FilesystemIOManager(base_dir=settings.pickle_root()),
+        "asset_storage": AssetStorage(root=root),
+    }
