@@ -2,16 +2,16 @@
 
 import dagster as dg
 
-from accident_assets.france.definitions import defs as france_defs
-from accident_assets.nyc.definitions import defs as nyc_defs
+from accident_assets.france import definitions as france
+from accident_assets.nyc import definitions as nyc
 from accident_assets.resources import shared_resources
-from accident_assets.serving.definitions import defs as serving_defs
-from accident_assets.training.definitions import defs as training_defs
+from accident_assets.serving import definitions as serving
+from accident_assets.training import definitions as training
 
 defs = dg.Definitions.merge(
-    france_defs,
-    nyc_defs,
-    training_defs,
-    serving_defs,
+    france.defs,
+    nyc.defs,
+    training.defs,
+    serving.defs,
     dg.Definitions(resources=shared_resources()),
 )
