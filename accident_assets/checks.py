@@ -10,7 +10,9 @@ from pandera.errors import SchemaErrors
 MAX_FAILURE_ROWS = 20
 
 
-def validate(schema: pa.DataFrameSchema | type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.DataFrame | None:
+def validate(
+    schema: pa.DataFrameSchema | type[pa.DataFrameModel], frame: pl.DataFrame
+) -> pl.DataFrame | None:
     """Validate an eager frame (a LazyFrame would only get its schema checked).
 
     Returns None when valid, else the failure cases as a frame.
@@ -25,7 +27,9 @@ def validate(schema: pa.DataFrameSchema | type[pa.DataFrameModel], frame: pl.Dat
     return None
 
 
-def check_result(schema_name: str, frame: pl.DataFrame, failures: pl.DataFrame | None) -> dg.AssetCheckResult:
+def check_result(
+    schema_name: str, frame: pl.DataFrame, failures: pl.DataFrame | None
+) -> dg.AssetCheckResult:
     metadata: dict[str, dg.RawMetadataValue] = {"schema": schema_name, "rows": frame.height}
     if failures is not None:
         metadata["failure_count"] = failures.height
@@ -70,4 +74,3 @@ def markdown_table(frame: pl.DataFrame) -> str:
         for row in frame.iter_rows()
     ]
     return "\n".join([header, rule, *rows])
-

@@ -45,5 +45,7 @@ def dagster_home() -> Path:
 def shared_data_dir() -> Path:
     """Real data beside the repository (``../shared/data``); tests skip when it is absent."""
     return Path(
-        os.environ.get("ACCIDENT_ASSETS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+        os.environ.get(
+            "ACCIDENT_ASSETS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
+        )
     )

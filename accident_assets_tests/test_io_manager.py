@@ -1,12 +1,11 @@
 import dagster as dg
+import pandera.polars as pa
 import polars as pl
 import pytest
 
 from accident_assets.checks import pandera_check
 from accident_assets.io_manager import stored_partitions
 from accident_assets.resources import AssetStorage, ParquetIOManagerFactory
-
-import pandera.polars as pa
 
 days = dg.StaticPartitionsDefinition(["a", "b"])
 
@@ -15,10 +14,14 @@ days = dg.StaticPartitionsDefinition(["a", "b"])
 def table(context: dg.AssetExecutionContext) -> pl.DataFrame:
     if context.partition_key == "b" and context.run.tags.get("fail"):
         raise ValueError("bad input for partition b")
-    return pl.DataFrame({"part": [context.partition_key], "value": [1 if context.partition_key == "a" else -1]})
+    return pl.DataFrame(
+        {"part": [context.partition_key], "value": [1 if context.partition_key == "a" else -1]}
+    )
 
 
-schema = pa.DataFrameSchema({"part": pa.Column(str), "value": pa.Column(int, pa.Check.ge(0))}, name="demo_schema")
+schema = pa.DataFrameSchema(
+    {"part": pa.Column(str), "value": pa.Column(int, pa.Check.ge(0))}, name="demo_schema"
+)
 table_check = pandera_check(table, schema, blocking=True)
 
 
@@ -40,7 +43,11 @@ def test_failed_run_leaves_previous_partition_untouched(tmp_path):
     dg.materialize([table], partition_key="b", resources=_resources(root))
     before = (tmp_path / "storage" / "demo" / "table" / "b.parquet").read_bytes()
     result = dg.materialize(
-        [table], partition_key="b", resources=_resources(root), tags={"fail": "1"}, raise_on_error=False
+        [table],
+        partition_key="b",
+        resources=_resources(root),
+        tags={"fail": "1"},
+        raise_on_error=False,
     )
     assert not result.success
     assert (tmp_path / "storage" / "demo" / "table" / "b.parquet").read_bytes() == before
