@@ -1,0 +1,228 @@
+"""Strict parser of the four official BAAC tables (2019 layout onwards) into typed polars frames.
+
+The published files are UTF-8, ``;``-delimited, with every field double-quoted (numbers and empty
+values too). Codes meaning "not filled in" are written ``" -1"`` (leading space), coordinates use
+a decimal comma (``" -0,9644600000"``), ``id_vehicule`` holds a no-break space (``"201\u00a0764"``)
+and text fields contain ``N/A``. Parsing is strict: a wrong delimiter, an encoding other than
+UTF-8, a missing or renamed column or a value that does not fit its column type raises
+:class:`BaacFormatError` naming the year, the file and the column. Nothing is dropped: every
+column of the file is kept (text stays text, byte for byte), and values are only typed.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import polars as pl
+
+TABLES = ("caracteristiques", "lieux", "usagers", "vehicules")
+
+# Column name -> polars type, in file order. Codes are small ints; anything that may hold letters
+# (dep "2A", actp "B", com, voie, pr "(1)") or that is an identifier stays text.
+CARACTERISTIQUES: dict[str, pl.DataType] = {
+    "Num_Acc": pl.Int64(),
+    "jour": pl.Int8(),
+    "mois": pl.Int8(),
+    "an": pl.Int16(),
+    "hrmn": pl.Utf8(),
+    "lum": pl.Int8(),
+    "dep": pl.Utf8(),
+    "com": pl.Utf8(),
+    "agg": pl.Int8(),
+    "int": pl.Int8(),
+    "atm": pl.Int8(),
+    "col": pl.Int8(),
+    "adr": pl.Utf8(),
+    "lat": pl.Float64(),
+    "long": pl.Float64(),
+}
+LIEUX: dict[str, pl.DataType] = {
+    "Num_Acc": pl.Int64(),
+    "catr": pl.Int8(),
+    "voie": pl.Utf8(),
+    "v1": pl.Int16(),
+    "v2": pl.Utf8(),
+    "circ": pl.Int8(),
+    "nbv": pl.Int16(),
+    "vosp": pl.Int8(),
+    "prof": pl.Int8(),
+    "pr": pl.Utf8(),
+    "pr1": pl.Utf8(),
+    "plan": pl.Int8(),
+    "lartpc": pl.Float64(),
+    "larrout": pl.Float64(),
+    "surf": pl.Int8(),
+    "infra": pl.Int8(),
+    "situ": pl.Int8(),
+    "vma": pl.Int16(),
+}
+USAGERS: dict[str, pl.DataType] = {
+    "Num_Acc": pl.Int64(),
+    "id_usager": pl.Utf8(),
+    "id_vehicule": pl.Utf8(),
+    "num_veh": pl.Utf8(),
+    "place": pl.Int8(),
+    "catu": pl.Int8(),
+    "grav": pl.Int8(),
+    "sexe": pl.Int8(),
+    "an_nais": pl.Int16(),
+    "trajet": pl.Int8(),
+    "secu1": pl.Int8(),
+    "secu2": pl.Int8(),
+    "secu3": pl.Int8(),
+    "locp": pl.Int8(),
+    "actp": pl.Utf8(),
+    "etatp": pl.Int8(),
+}
+VEHICULES: dict[str, pl.DataType] = {
+    "Num_Acc": pl.Int64(),
+    "id_vehicule": pl.Utf8(),
+    "num_veh": pl.Utf8(),
+    "senc": pl.Int8(),
+    "catv": pl.Int8(),
+    "obs": pl.Int8(),
+    "obsm": pl.Int8(),
+    "choc": pl.Int8(),
+    "manv": pl.Int8(),
+    "motor": pl.Int8(),
+    "occutc": pl.Int16(),
+}
+COLUMNS: dict[str, dict[str, pl.DataType]] = {
+    "caracteristiques": CARACTERISTIQUES,
+    "lieux": LIEUX,
+    "usagers": USAGERS,
+    "vehicules": VEHICULES,
+}
+# Columns some years lack: the 2021 usagers file has no id_usager (later years add it). A missing
+# optional column is added as nulls so that every year has the same schema.
+OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {"usagers": frozenset({"id_usager"})}
+
+# Spreadsheet error tokens found in some published years (e.g. nbv); they mean "no value".
+NULL_TOKENS = ("#ERREUR", "#VALEURMULTI", "#VALEUR!", "N/A")
+TEXT_NULL = ""  # an empty quoted field
+
+
+class BaacFormatError(ValueError):
+    """A BAAC file does not have the published format; the message names year, file and column."""
+
+
+@dataclass(frozen=True)
+class Where:
+    year: int | str
+    table: str
+    filename: str
+
+    def __str__(self) -> str:
+        return f"BAAC {self.table} {self.year} ({self.filename})"
+
+
+def default_filename(table: str, year: int | str) -> str:
+    return f"{table}-{year}.csv"
+
+
+def read_table(
+    data: bytes, table: str, year: int | str, filename: str | None = None
+) -> pl.DataFrame:
+    """Parse the bytes of one published file into a typed frame with the columns of ``table``."""
+    if table not in COLUMNS:
+        raise ValueError(f"unknown BAAC table {table!r}; expected one of {', '.join(TABLES)}")
+    where = Where(year, table, filename or default_filename(table, year))
+    text = _decode(data, where)
+    _check_delimiter(text, where)
+    raw = _read_text(text, where)
+    raw = _check_columns(raw, table, where)
+    return _cast(raw, COLUMNS[table], where)
+
+
+def _decode(data: bytes, where: Where) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise BaacFormatError(
+            f"{where}: not UTF-8 (byte {data[err.start : err.start + 1]!r} at line {line}); "
+            "BAAC files since 2019 are UTF-8 — was it re-saved in another encoding (latin-1, cp1252)?"
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def _check_delimiter(text: str, where: Where) -> None:
+    header = text.split("\n", 1)[0]
+    if not header.strip():
+        raise BaacFormatError(f"{where}: the file is empty (no header line)")
+    if ";" in header:
+        return
+    found = next(
+        (name for sep, name in ((",", "','"), ("\t", "tab"), ("|", "'|'")) if sep in header), None
+    )
+    raise BaacFormatError(
+        f"{where}: the header has no ';' delimiter"
+        + (f" (it is {found}-delimited)" if found else "")
+        + f"; header: {header[:120]!r}"
+    )
+
+
+def _read_text(text: str, where: Where) -> pl.DataFrame:
+    try:
+        return pl.read_csv(
+            io.StringIO(text),
+            separator=";",
+            quote_char='"',
+            infer_schema=False,
+            missing_utf8_is_empty_string=True,
+        )
+    except pl.exceptions.PolarsError as err:
+        raise BaacFormatError(f"{where}: not a well-formed ';' CSV: {err}") from None
+
+
+def _check_columns(raw: pl.DataFrame, table: str, where: Where) -> pl.DataFrame:
+    expected = list(COLUMNS[table])
+    optional = OPTIONAL_COLUMNS.get(table, frozenset())
+    found = raw.columns
+    missing = [c for c in expected if c not in found and c not in optional]
+    unexpected = [c for c in found if c not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(repr(c) for c in missing)}")
+        if unexpected:
+            parts.append(f"unexpected column(s) {', '.join(repr(c) for c in unexpected)}")
+        hint = " (renamed?)" if missing and unexpected else ""
+        raise BaacFormatError(
+            f"{where}: {' and '.join(parts)}{hint}; expected {', '.join(expected)}"
+        )
+    absent = [pl.lit(None, pl.Utf8).alias(c) for c in expected if c not in found]
+    return raw.with_columns(absent).select(expected)
+
+
+def _cast(raw: pl.DataFrame, columns: dict[str, pl.DataType], where: Where) -> pl.DataFrame:
+    exprs = []
+    for name, dtype in columns.items():
+        col = pl.col(name)
+        if dtype == pl.Utf8:
+            # Text is kept as published; only an empty field becomes null.
+            exprs.append(pl.when(col == TEXT_NULL).then(None).otherwise(col).alias(name))
+            continue
+        cleaned = col.str.strip_chars()
+        cleaned = pl.when(cleaned.is_in([TEXT_NULL, *NULL_TOKENS])).then(None).otherwise(cleaned)
+        if dtype.is_float():
+            cleaned = cleaned.str.replace(",", ".", literal=True)
+        exprs.append(cleaned.cast(dtype, strict=False).alias(name))
+        exprs.append(cleaned.alias(f"__src_{name}"))
+    parsed = raw.select(exprs)
+    for name, dtype in columns.items():
+        if dtype == pl.Utf8:
+            continue
+        bad = parsed.filter(pl.col(name).is_null() & pl.col(f"__src_{name}").is_not_null())
+        if bad.height:
+            examples = bad.get_column(f"__src_{name}").unique(maintain_order=True).head(5).to_list()
+            raise BaacFormatError(
+                f"{where}: column {name!r} expects {_type_word(dtype)}; {bad.height} value(s) do "
+                f"not parse, e.g. {examples}"
+            )
+    return parsed.select(list(columns))
+
+
+def _type_word(dtype: pl.DataType) -> str:
+    return "decimal numbers (comma decimal)" if dtype.is_float() else "integer codes"

@@ -1,0 +1,215 @@
+"""The interim merge: the four BAAC tables of a year -> one row per accident.
+
+The French reference keeps the worst-injured user of each accident (it sorts by ``grav`` and
+drops duplicates), which selects rows by the target. Here nothing is selected by ``grav``:
+
+* user and vehicle attributes are aggregated per accident (counts by user category, pedestrians,
+  ages, sexes, safety equipment, vehicle classes, obstacles, engines);
+* the reference's single-user/single-vehicle columns (``place``, ``catu``, ``sexe``, ``secu1``,
+  ``an_nais``, ``catv``, ``obsm``, ``motor``...) come from a *representative* user chosen without
+  looking at the outcome: the driver of the first vehicle (``num_veh`` order, "A01" first), else
+  the first user in (``num_veh``, ``place``) order; the representative vehicle is that user's;
+* ``grav`` is used only for the target ``priority`` = 1 when anyone was killed (2) or
+  hospitalized (3).
+
+``lieux`` has one row per accident in the published files, but nothing guarantees it. When an
+accident has several, the row with the highest speed limit (``vma``) is kept — the most severe
+road environment of the accident — ties broken by the lower road category code (``catr`` 1 is a
+motorway) and then by file order, so the choice is deterministic; ``nb_lieux`` records how many
+there were.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from accident_assets.france.reader import BaacFormatError
+
+PRIORITY_GRAV = (2, 3)  # killed, hospitalized
+ADULT_AGE, SENIOR_AGE, MAX_AGE = 18, 70, 120
+
+# BAAC catv codes (2019 layout) by vehicle class, for per-accident counts.
+VEHICLE_CLASSES: dict[str, tuple[int, ...]] = {
+    "bicycle_edp": (1, 50, 60, 80),  # bicycles, e-bikes, personal mobility devices
+    "motorized_2_3_wheel": (2, 30, 31, 32, 33, 34, 41, 42, 43),
+    "light": (3, 7, 10),  # voiturette, car, light utility
+    "heavy": (13, 14, 15, 16, 17, 20, 21),
+    "public_transport": (37, 38, 39, 40),
+}
+ELECTRIC_MOTOR = (2, 3, 4)  # hybrid, electric, hydrogen
+FIXED_OBSTACLES = tuple(range(1, 18))
+
+CARACTERISTIQUES_KEEP = [
+    "jour", "mois", "an", "hrmn", "lum", "dep", "com", "agg", "int", "atm", "col", "lat", "long",
+]  # fmt: skip
+LIEUX_KEEP = ["catr", "v1", "circ", "nbv", "vosp", "prof", "plan", "larrout", "surf", "infra", "situ", "vma"]  # fmt: skip
+USER_KEEP = ["place", "catu", "sexe", "secu1", "an_nais", "trajet", "locp", "actp", "etatp"]
+VEHICLE_KEEP = ["catv", "obs", "obsm", "motor"]
+
+USER_COUNTS = [
+    "nb_drivers", "nb_passengers", "nb_pedestrians", "nb_minors", "nb_seniors", "nb_age_unknown",
+    "nb_male", "nb_female", "nb_no_safety", "nb_belt", "nb_helmet",
+]  # fmt: skip
+VEHICLE_COUNTS = [
+    *(f"nb_veh_{name}" for name in VEHICLE_CLASSES),
+    "nb_veh_other", "nb_veh_electric", "nb_obs_fixed", "nb_obsm_pedestrian", "nb_obsm_vehicle",
+    "nb_obsm_animal",
+]  # fmt: skip
+AGE_STATS = ["age_min", "age_max", "age_mean"]
+
+
+def check_keys(
+    caracteristiques: pl.DataFrame, others: dict[str, pl.DataFrame], year: int | str
+) -> None:
+    """Every Num_Acc of lieux/usagers/vehicules must be an accident of caracteristiques."""
+    known = caracteristiques.get_column("Num_Acc")
+    for table, frame in others.items():
+        orphans = frame.filter(~pl.col("Num_Acc").is_in(known.implode())).get_column("Num_Acc")
+        if orphans.len():
+            examples = orphans.unique(maintain_order=True).head(5).to_list()
+            raise BaacFormatError(
+                f"BAAC {table} {year} ({table}-{year}.csv): column 'Num_Acc' has "
+                f"{orphans.len()} row(s) whose accident is not in caracteristiques-{year}, "
+                f"e.g. {examples}"
+            )
+    dupes = caracteristiques.filter(pl.col("Num_Acc").is_duplicated()).get_column("Num_Acc")
+    if dupes.len():
+        raise BaacFormatError(
+            f"BAAC caracteristiques {year}: column 'Num_Acc' is not unique, e.g. "
+            f"{dupes.unique().head(5).to_list()}"
+        )
+
+
+def pick_lieux(lieux: pl.DataFrame) -> pl.DataFrame:
+    """One lieux row per accident (see the module docstring for the rule) plus ``nb_lieux``."""
+    ranked = lieux.with_row_index("__row").sort(
+        ["Num_Acc", "vma", "catr", "__row"],
+        descending=[False, True, False, False],
+        nulls_last=True,
+    )
+    counts = lieux.group_by("Num_Acc").agg(pl.len().cast(pl.Int16).alias("nb_lieux"))
+    first = ranked.unique(subset="Num_Acc", keep="first", maintain_order=True)
+    return first.select(["Num_Acc", *LIEUX_KEEP]).join(counts, on="Num_Acc")
+
+
+def user_ages(usagers: pl.DataFrame, year_of: pl.DataFrame) -> pl.DataFrame:
+    """Users with ``age`` = accident year - birth year, null when unknown or outside 0..120."""
+    age = pl.col("an") - pl.col("an_nais")
+    return usagers.join(year_of, on="Num_Acc", how="left").with_columns(
+        pl.when(age.is_between(0, MAX_AGE)).then(age).otherwise(None).cast(pl.Int16).alias("age")
+    )
+
+
+def aggregate_users(users: pl.DataFrame) -> pl.DataFrame:
+    """Per-accident user counts and age statistics (``users`` carries ``age``); no ``grav``."""
+
+    def count(cond: pl.Expr, name: str) -> pl.Expr:
+        return cond.fill_null(False).sum().cast(pl.Int16).alias(name)
+
+    age = pl.col("age")
+    return users.group_by("Num_Acc").agg(
+        pl.len().cast(pl.Int16).alias("nb_victim"),
+        count(pl.col("catu") == 1, "nb_drivers"),
+        count(pl.col("catu") == 2, "nb_passengers"),
+        count(pl.col("catu") == 3, "nb_pedestrians"),
+        count(age < ADULT_AGE, "nb_minors"),
+        count(age >= SENIOR_AGE, "nb_seniors"),
+        count(age.is_null(), "nb_age_unknown"),
+        count(pl.col("sexe") == 1, "nb_male"),
+        count(pl.col("sexe") == 2, "nb_female"),
+        count(pl.col("secu1") == 0, "nb_no_safety"),
+        count(pl.col("secu1").is_in([1, 3]), "nb_belt"),  # belt or child seat
+        count(pl.col("secu1") == 2, "nb_helmet"),
+        age.min().alias("age_min"),
+        age.max().alias("age_max"),
+        age.mean().alias("age_mean"),
+    )
+
+
+def aggregate_vehicles(vehicules: pl.DataFrame) -> pl.DataFrame:
+    def count(cond: pl.Expr, name: str) -> pl.Expr:
+        return cond.fill_null(False).sum().cast(pl.Int16).alias(name)
+
+    catv = pl.col("catv")
+    classified = [code for codes in VEHICLE_CLASSES.values() for code in codes]
+    return vehicules.group_by("Num_Acc").agg(
+        pl.len().cast(pl.Int16).alias("nb_vehicules"),
+        *(count(catv.is_in(codes), f"nb_veh_{name}") for name, codes in VEHICLE_CLASSES.items()),
+        count(~catv.is_in(classified), "nb_veh_other"),
+        count(pl.col("motor").is_in(ELECTRIC_MOTOR), "nb_veh_electric"),
+        count(pl.col("obs").is_in(FIXED_OBSTACLES), "nb_obs_fixed"),
+        count(pl.col("obsm") == 1, "nb_obsm_pedestrian"),
+        count(pl.col("obsm").is_in([2, 4]), "nb_obsm_vehicle"),
+        count(pl.col("obsm").is_in([5, 6]), "nb_obsm_animal"),
+    )
+
+
+def representative(users: pl.DataFrame, vehicules: pl.DataFrame) -> pl.DataFrame:
+    """The representative user of each accident and its vehicle (never chosen by ``grav``)."""
+    rep_user = (
+        users.with_row_index("__row")
+        .with_columns((pl.col("catu") != 1).alias("__not_driver"))
+        .sort(["Num_Acc", "num_veh", "__not_driver", "place", "__row"], nulls_last=True)
+        .unique(subset="Num_Acc", keep="first", maintain_order=True)
+        .select(["Num_Acc", "id_vehicule", *USER_KEEP])
+    )
+    first_vehicle = (
+        vehicules.with_row_index("__row")
+        .sort(["Num_Acc", "num_veh", "__row"], nulls_last=True)
+        .unique(subset="Num_Acc", keep="first", maintain_order=True)
+        .select(["Num_Acc", *VEHICLE_KEEP])
+    )
+    own_vehicle = vehicules.select(
+        "Num_Acc", "id_vehicule", *(pl.col(c).alias(f"__own_{c}") for c in VEHICLE_KEEP)
+    ).unique(subset=["Num_Acc", "id_vehicule"], keep="first", maintain_order=True)
+    merged = (
+        rep_user.join(own_vehicle, on=["Num_Acc", "id_vehicule"], how="left")
+        .join(first_vehicle, on="Num_Acc", how="full", coalesce=True)
+        .with_columns(pl.coalesce(pl.col(f"__own_{c}"), pl.col(c)).alias(c) for c in VEHICLE_KEEP)
+    )
+    return merged.select(["Num_Acc", *USER_KEEP, *VEHICLE_KEEP])
+
+
+def merge_accidents(
+    caracteristiques: pl.DataFrame,
+    lieux: pl.DataFrame,
+    usagers: pl.DataFrame,
+    vehicules: pl.DataFrame,
+    year: int | str,
+    *,
+    with_target: bool = True,
+) -> pl.DataFrame:
+    """One row per accident of ``caracteristiques``, in ``Num_Acc`` order (schema: ACCIDENTS)."""
+    check_keys(caracteristiques, {"lieux": lieux, "usagers": usagers, "vehicules": vehicules}, year)
+    year_of = caracteristiques.select("Num_Acc", "an")
+    users = user_ages(usagers, year_of)
+    base = caracteristiques.select(["Num_Acc", *CARACTERISTIQUES_KEEP]).with_columns(
+        pl.lit(int(year), pl.Int16).alias("year")
+    )
+    frame = (
+        base.join(pick_lieux(lieux), on="Num_Acc", how="left")
+        .join(representative(users, vehicules), on="Num_Acc", how="left")
+        .join(aggregate_users(users), on="Num_Acc", how="left")
+        .join(aggregate_vehicles(vehicules), on="Num_Acc", how="left")
+        .with_columns(
+            pl.col(["nb_lieux", "nb_victim", "nb_vehicules", *USER_COUNTS, *VEHICLE_COUNTS])
+            .fill_null(0)
+            .cast(pl.Int16)
+        )
+    )
+    if with_target:
+        target = usagers.group_by("Num_Acc").agg(
+            pl.col("grav").is_in(PRIORITY_GRAV).any().cast(pl.Int8).alias("priority")
+        )
+        frame = frame.join(target, on="Num_Acc", how="left").with_columns(
+            pl.col("priority").fill_null(0)
+        )
+    return frame.select(accident_columns(with_target)).sort("Num_Acc")
+
+
+def accident_columns(with_target: bool = True) -> list[str]:
+    cols = [
+        "Num_Acc", "year", *CARACTERISTIQUES_KEEP, "nb_lieux", *LIEUX_KEEP, *USER_KEEP,
+        *VEHICLE_KEEP, "nb_victim", "nb_vehicules", *USER_COUNTS, *AGE_STATS, *VEHICLE_COUNTS,
+    ]  # fmt: skip
+    return [*cols, "priority"] if with_target else cols
