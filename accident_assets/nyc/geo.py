@@ -1,0 +1,44 @@
+"""Where New York is, and H3 cells of points.
+
+No shapefile: a bounding box of the five boroughs is enough to reject bogus geocodes (``0,0``,
+points in other states); an H3 cell replaces the reference's taxi zones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import h3
+import polars as pl
+
+# The five boroughs' extent (Staten Island's south-west tip to the Bronx / Queens edges).
+LAT_MIN, LAT_MAX = 40.49, 40.92
+LON_MIN, LON_MAX = -74.27, -73.68
+
+
+def in_nyc(lat: pl.Expr, lon: pl.Expr) -> pl.Expr:
+    return lat.is_between(LAT_MIN, LAT_MAX) & lon.is_between(LON_MIN, LON_MAX)
+
+
+def cells_of(
+    lats: Iterable[float | None], lons: Iterable[float | None], resolution: int
+) -> list[str | None]:
+    """H3 cell of each point; None where the point is missing."""
+    return [
+        None if lat is None or lon is None else h3.latlng_to_cell(lat, lon, resolution)
+        for lat, lon in zip(lats, lons, strict=True)
+    ]
+
+
+def cell_centroids(cells: Iterable[str]) -> pl.DataFrame:
+    """One row per distinct cell: ``cell``, ``cell_lat``, ``cell_lng``."""
+    distinct = sorted(set(cells))
+    centres = [h3.cell_to_latlng(c) for c in distinct]
+    return pl.DataFrame(
+        {
+            "cell": distinct,
+            "cell_lat": [c[0] for c in centres],
+            "cell_lng": [c[1] for c in centres],
+        },
+        schema={"cell": pl.Utf8, "cell_lat": pl.Float64, "cell_lng": pl.Float64},
+    )

@@ -1,0 +1,48 @@
+"""Daily partitions of the NYC lane.
+
+The default start (2023-01-01) is the NYC reference's earliest training date; set
+``ACCIDENT_ASSETS_NYC_START`` (``YYYY-MM-DD``) before the code location loads to ingest older
+days, e.g. ``2022-01-02`` for the real Manhattan series.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import dagster as dg
+
+START_ENV = "ACCIDENT_ASSETS_NYC_START"
+DEFAULT_START = "2023-01-01"
+DATE_FORMAT = "%Y-%m-%d"
+
+
+def start_date() -> str:
+    value = os.environ.get(START_ENV, DEFAULT_START)
+    try:
+        dt.datetime.strptime(value, DATE_FORMAT)
+    except ValueError as err:
+        raise ValueError(f"{START_ENV}={value!r} is not a date in YYYY-MM-DD form") from err
+    return value
+
+
+def daily_partitions() -> dg.DailyPartitionsDefinition:
+    return dg.DailyPartitionsDefinition(start_date=start_date(), fmt=DATE_FORMAT)
+
+
+def day_of(partition_key: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(partition_key, DATE_FORMAT).date()
+    except ValueError as err:
+        raise ValueError(f"NYC partition key {partition_key!r} is not YYYY-MM-DD") from err
+
+
+def key_of(day: dt.date) -> str:
+    return day.strftime(DATE_FORMAT)
+
+
+def days_between(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+NYC_DAILY = daily_partitions()
