@@ -120,22 +120,37 @@ class CsvExportSource:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    def frame(self) -> pl.DataFrame:
-        parts = []
+    def _states(self) -> tuple[tuple[str, int, int], ...]:
+        states = []
         for f in _files(self.path):
             stat = f.stat()
-            parts.append(_read_export(str(f.resolve()), stat.st_mtime_ns, stat.st_size))
-        frame = pl.concat(parts, how="diagonal")
-        return frame.unique("collision_id", keep="last", maintain_order=True)
+            states.append((str(f.resolve()), stat.st_mtime_ns, stat.st_size))
+        return tuple(states)
+
+    def frame(self) -> pl.DataFrame:
+        return _combined(self._states())
 
     def fetch_day(self, day: dt.date) -> list[dict[str, Any]]:
-        return export_rows_to_api(self.frame().filter(pl.col("_day") == day))
+        frame = _by_day(self._states()).get(day)
+        return [] if frame is None else export_rows_to_api(frame)
 
     def days(self) -> list[dt.date]:
-        return sorted(self.frame().get_column("_day").unique().to_list())
+        return sorted(_by_day(self._states()))
 
     def newest_day(self) -> dt.date | None:
-        return self.frame().get_column("_day").max()  # type: ignore[return-value]
+        return max(_by_day(self._states()), default=None)
+
+
+@cache
+def _combined(states: tuple[tuple[str, int, int], ...]) -> pl.DataFrame:
+    frame = pl.concat([_read_export(*state) for state in states], how="diagonal")
+    return frame.unique("collision_id", keep="last", maintain_order=True)
+
+
+@cache
+def _by_day(states: tuple[tuple[str, int, int], ...]) -> dict[dt.date, pl.DataFrame]:
+    parts = _combined(states).partition_by("_day", as_dict=True)
+    return {key[0]: part for key, part in parts.items()}
 
 
 class NycSource(dg.ConfigurableResource):
