@@ -7,6 +7,7 @@ from accident_assets.nyc import schemas
 from accident_assets.nyc.assets import NYC_ASSETS, crashes, features, raw_crashes
 from accident_assets.nyc.checks import partitioned_pandera_check as pandera_check
 from accident_assets.nyc.jobs import nyc_ingest_job
+from accident_assets.nyc.sensors import nyc_new_days_sensor
 from accident_assets.nyc.sources import source_from_env
 
 NYC_CHECKS = [
@@ -19,5 +20,6 @@ defs = dg.Definitions(
     assets=NYC_ASSETS,
     asset_checks=NYC_CHECKS,
     jobs=[nyc_ingest_job],
+    sensors=[nyc_new_days_sensor],
     resources={"nyc_source": source_from_env()},
 )
