@@ -1,0 +1,129 @@
+"""The NYC group materialized end to end: sample week, empty day, failing day, live-API backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from accident_assets import settings
+from accident_assets.io_manager import read_partitions, stored_partitions
+from accident_assets.nyc.assets import NYC_ASSETS
+from accident_assets.nyc.definitions import NYC_CHECKS
+from accident_assets.nyc.run import ingest_days
+from accident_assets.nyc.sample import sample_day
+from accident_assets.nyc.soql_server import SoqlServer
+from accident_assets.nyc.sources import NycSource
+from accident_assets.resources import shared_resources
+
+RAW = dg.AssetKey(["nyc", "raw_crashes"])
+CRASHES = dg.AssetKey(["nyc", "crashes"])
+FEATURES = dg.AssetKey(["nyc", "features"])
+WEEK = [dt.date(2023, 3, 6) + dt.timedelta(days=i) for i in range(7)]
+
+
+def test_a_sample_week_in_one_run(state_home: Path):
+    result = ingest_days(
+        WEEK[0], WEEK[-1], source=NycSource(), instance=dg.DagsterInstance.ephemeral()
+    )
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 3 and all(e.passed for e in evaluations)
+    root = settings.storage_root()
+    keys = [d.isoformat() for d in WEEK]
+    for key in (RAW, CRASHES, FEATURES):
+        assert stored_partitions(root, key) == keys
+    crashes = read_partitions(root, CRASHES, keys)
+    features = read_partitions(root, FEATURES, keys)
+    for key in keys:
+        assert 180 <= crashes[key].height <= 360
+        valid = crashes[key].filter(pl.col("cell").is_not_null())
+        assert features[key]["incidents"].sum() == valid["incidents"].sum()
+        assert features[key]["date"].unique().to_list() == [dt.date.fromisoformat(key)]
+    # The signal by weekday is there: the Friday is busier than the Sunday.
+    friday, sunday = (sum(features[k]["incidents"]) for k in ("2023-03-10", "2023-03-12"))
+    assert friday > sunday
+
+
+def test_a_day_without_crashes_is_valid(state_home: Path):
+    day = dt.date(2023, 3, 20)
+    source = NycSource(sample_last_day="2023-03-19")  # the source has nothing for the day
+    result = ingest_days(day, day, source=source, instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    frames = read_partitions(settings.storage_root(), FEATURES, [day.isoformat()])
+    assert frames[day.isoformat()].height == 0
+
+
+def socrata_source(server: SoqlServer) -> NycSource:
+    return NycSource(
+        backend="socrata",
+        base_url=server.url,
+        page_size=100,
+        retries=2,
+        backoff_factor=0.01,
+        read_timeout_s=5,
+    )
+
+
+def test_live_api_backend_over_loopback(state_home: Path):
+    day = dt.date(2023, 3, 8)
+    with SoqlServer(rows_for_day=sample_day, max_lifetime_s=60) as server:
+        server.inject("429", retry_after="0", times=1)
+        result = ingest_days(
+            day, day, source=socrata_source(server), instance=dg.DagsterInstance.ephemeral()
+        )
+    assert result.success
+    raw = read_partitions(settings.storage_root(), RAW, [day.isoformat()])[day.isoformat()]
+    assert raw.height == len(sample_day(day))
+    assert raw.schema["location"] == pl.Utf8  # nested values kept, as JSON text
+    assert json.loads(raw["location"].drop_nulls()[0])["latitude"]
+
+
+def test_a_count_mismatch_fails_the_day_and_writes_nothing(state_home: Path):
+    day = dt.date(2023, 3, 9)
+    with SoqlServer(rows_for_day=sample_day, max_lifetime_s=60) as server:
+        server.inject("count_mismatch", target="count", delta=5)
+        result = dg.materialize(
+            [*NYC_ASSETS, *NYC_CHECKS],
+            resources={**shared_resources(), "nyc_source": socrata_source(server)},
+            partition_key=day.isoformat(),
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "the API counts" in str(failure.step_failure_data.error)
+    assert stored_partitions(settings.storage_root(), RAW) == []
+
+
+@pytest.mark.slow
+def test_cli_job_execute_one_partition(state_home: Path):
+    env = {**os.environ, "ACCIDENT_ASSETS_NYC_SOURCE": "sample"}
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "job",
+            "execute",
+            "-m",
+            "accident_assets.definitions",
+            "-j",
+            "nyc_ingest_job",
+            "--tags",
+            json.dumps({"dagster/partition": "2023-01-05"}),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert stored_partitions(settings.storage_root(), FEATURES) == ["2023-01-05"]
