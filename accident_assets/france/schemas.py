@@ -1,0 +1,177 @@
+"""Pandera (polars) schemas of every France table, run as asset checks.
+
+Raw schemas follow the BAAC codebook (2019 layout): "not filled in" is -1, codes sit in their
+documented ranges. Ranges are kept as wide as the codebook, not as the sample, so that real years
+pass; the reader has already rejected anything that is not a number where a number belongs.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from accident_assets.france import features, transforms
+from accident_assets.france.reader import COLUMNS
+
+
+def _codes(low: int, high: int) -> list[pa.Check]:
+    return [pa.Check.in_range(low, high)]
+
+
+RAW_CHECKS: dict[str, dict[str, list[pa.Check]]] = {
+    "caracteristiques": {
+        "jour": _codes(1, 31),
+        "mois": _codes(1, 12),
+        "an": _codes(2019, 2100),
+        "hrmn": [pa.Check.str_matches(r"^([01]\d|2[0-3]):[0-5]\d$")],
+        "lum": _codes(-1, 5),
+        "dep": [pa.Check.str_matches(r"^(\d{2,3}|2A|2B)$")],
+        "com": [pa.Check.str_matches(r"^(\d{5}|2[AB]\d{3}|N/A)$")],
+        "agg": _codes(1, 2),
+        "int": _codes(-1, 9),
+        "atm": _codes(-1, 9),
+        "col": _codes(-1, 7),
+        "lat": _codes(-90, 90),
+        "long": _codes(-180, 180),
+    },
+    "lieux": {
+        "catr": _codes(1, 9),
+        "circ": _codes(-1, 4),
+        "nbv": _codes(-1, 20),
+        "vosp": _codes(-1, 3),
+        "prof": _codes(-1, 4),
+        "plan": _codes(-1, 4),
+        "surf": _codes(-1, 9),
+        "infra": _codes(-1, 9),
+        "situ": _codes(-1, 8),
+        "vma": _codes(-1, 130),
+    },
+    "usagers": {
+        "place": _codes(-1, 10),
+        "catu": _codes(1, 3),
+        "grav": _codes(-1, 4),
+        "sexe": _codes(-1, 2),
+        "an_nais": _codes(1880, 2100),
+        "trajet": _codes(-1, 9),
+        "secu1": _codes(-1, 9),
+        "secu2": _codes(-1, 9),
+        "secu3": _codes(-1, 9),
+        "locp": _codes(-1, 9),
+        "etatp": _codes(-1, 3),
+    },
+    "vehicules": {
+        "senc": _codes(-1, 3),
+        "catv": _codes(-1, 99),
+        "obs": _codes(-1, 17),
+        "obsm": _codes(-1, 9),
+        "choc": _codes(-1, 9),
+        "manv": _codes(-1, 26),
+        "motor": _codes(-1, 6),
+    },
+}
+# Columns that are never empty in the published files.
+RAW_REQUIRED: dict[str, set[str]] = {
+    "caracteristiques": {"Num_Acc", "jour", "mois", "an", "hrmn", "lum", "dep", "com", "agg"},
+    "lieux": {"Num_Acc", "catr"},
+    "usagers": {"Num_Acc", "id_vehicule", "num_veh", "catu", "grav"},
+    "vehicules": {"Num_Acc", "id_vehicule", "num_veh"},
+}
+
+
+def raw_schema(table: str) -> pa.DataFrameSchema:
+    checks = RAW_CHECKS[table]
+    columns = {
+        name: pa.Column(
+            dtype,
+            checks=checks.get(name, []),
+            nullable=name not in RAW_REQUIRED[table],
+            unique=(table == "caracteristiques" and name == "Num_Acc"),
+        )
+        for name, dtype in COLUMNS[table].items()
+    }
+    return pa.DataFrameSchema(columns, strict=True, ordered=True, name=f"france_raw_{table}")
+
+
+RAW_SCHEMAS = {table: raw_schema(table) for table in COLUMNS}
+
+_ACCIDENT_TYPES: dict[str, pl.DataType] = {
+    **{c: COLUMNS["caracteristiques"][c] for c in ["Num_Acc", *transforms.CARACTERISTIQUES_KEEP]},
+    **{c: COLUMNS["lieux"][c] for c in transforms.LIEUX_KEEP},
+    **{c: COLUMNS["usagers"][c] for c in transforms.USER_KEEP},
+    **{c: COLUMNS["vehicules"][c] for c in transforms.VEHICLE_KEEP},
+    "year": pl.Int16(),
+    "nb_lieux": pl.Int16(),
+    "nb_victim": pl.Int16(),
+    "nb_vehicules": pl.Int16(),
+    **{c: pl.Int16() for c in [*transforms.USER_COUNTS, *transforms.VEHICLE_COUNTS]},
+    "age_min": pl.Int16(),
+    "age_max": pl.Int16(),
+    "age_mean": pl.Float64(),
+    "priority": pl.Int8(),
+}
+_ACCIDENT_REQUIRED = {
+    "Num_Acc", "year", "jour", "mois", "an", "hrmn", "nb_lieux", "nb_victim", "nb_vehicules",
+    *transforms.USER_COUNTS, *transforms.VEHICLE_COUNTS, "priority",
+}  # fmt: skip
+_ACCIDENT_CHECKS: dict[str, list[pa.Check]] = {
+    "priority": [pa.Check.isin([0, 1])],
+    "nb_victim": [pa.Check.ge(0)],
+    "nb_vehicules": [pa.Check.ge(0)],
+    "nb_lieux": [pa.Check.ge(0)],
+    "age_min": _codes(0, transforms.MAX_AGE),
+    "age_max": _codes(0, transforms.MAX_AGE),
+    **{c: [pa.Check.ge(0)] for c in [*transforms.USER_COUNTS, *transforms.VEHICLE_COUNTS]},
+    **{
+        k: v
+        for k, v in RAW_CHECKS["caracteristiques"].items()
+        if k in transforms.CARACTERISTIQUES_KEEP
+    },
+}
+
+ACCIDENTS = pa.DataFrameSchema(
+    {
+        name: pa.Column(
+            _ACCIDENT_TYPES[name],
+            checks=_ACCIDENT_CHECKS.get(name, []),
+            nullable=name not in _ACCIDENT_REQUIRED,
+            unique=name == "Num_Acc",
+        )
+        for name in transforms.accident_columns()
+    },
+    strict=True,
+    ordered=True,
+    name="france_accidents",
+    checks=[
+        # The year of the partition is the year of every accident (Num_Acc starts with it).
+        pa.Check(
+            lambda data: data.lazyframe.select(
+                (pl.col("Num_Acc") // 100_000_000 == pl.col("year")).all()
+            ),
+            name="num_acc_year",
+        ),
+    ],
+)
+
+FEATURES = pa.DataFrameSchema(
+    {
+        "Num_Acc": pa.Column(pl.Int64, unique=True),
+        "year": pa.Column(pl.Int16),
+        **{c: pa.Column(pl.Int16) for c in features.CATEGORICAL_FEATURES},
+        **{
+            c: pa.Column(
+                pl.Float64,
+                checks=[
+                    pa.Check(
+                        lambda data: data.lazyframe.select(pl.col(data.key).is_finite().all()),
+                        name="finite",
+                    )
+                ],
+            )
+            for c in features.NUMERIC_FEATURES
+        },
+        features.TARGET: pa.Column(pl.Int8, checks=[pa.Check.isin([0, 1])]),
+    },
+    strict=True,
+    ordered=True,
+    name="france_features",
+)
