@@ -1,0 +1,199 @@
+"""Scoring, shared by the ``predict`` command, the HTTP API and the batch prediction assets.
+
+The preprocessing is the training code itself: the domain's row-wise feature functions
+(``accident_assets.<domain>.features``) and then the logged pipeline, which holds every fitted
+encoder. Nothing here is fitted or re-implemented.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from accident_assets.serving.models import ServedModel
+
+PRIORITY, NON_PRIORITY = "Priority", "Non-priority"
+NYC_TZ = ZoneInfo("America/New_York")
+
+
+class PayloadError(ValueError):
+    """Bad input, with where it is: ``loc`` like ``(2, "timestamp")`` (record index, field)."""
+
+    def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def feature_matrix(features: pl.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The pipeline's input: exactly the task's FEATURE_COLUMNS, as pandas (as training passes it)."""
+    missing = [c for c in columns if c not in features.columns]
+    if missing:
+        raise ValueError(f"feature rows lack the model's columns {missing}")
+    return features.select(list(columns)).to_pandas()
+
+
+# --- France: one accident -> probability of "Priority" ---------------------------------------
+
+
+@dataclass(frozen=True)
+class FrancePrediction:
+    index: int
+    prediction: int
+    interpretation: str
+    probability: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def interpretation(prediction: int) -> str:
+    return PRIORITY if prediction == 1 else NON_PRIORITY
+
+
+def france_features(records: list[dict[str, Any]]) -> pl.DataFrame:
+    """Flat reference records or full accidents -> the training feature rows, in input order."""
+    from accident_assets.france import features as ff
+
+    try:
+        accidents = ff.accidents_from_payload(records)
+    except PayloadError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise PayloadError(str(exc), _loc_of(exc)) from exc
+    return ff.build_features(accidents)
+
+
+def _loc_of(exc: Exception) -> tuple[str | int, ...]:
+    """Where the France module says the problem is: its messages read "record 2: field 'x' ..."."""
+    message = str(exc)
+    record = re.search(r"\brecord (\d+)", message)
+    name = re.search(r"\bfield '([^']+)'", message)
+    return tuple(
+        x for x in (int(record.group(1)) if record else None, name and name.group(1)) if x
+        is not None
+    )
+
+
+def france_probabilities(pipeline: Any, features: pl.DataFrame) -> np.ndarray:
+    from accident_assets.france.features import FEATURE_COLUMNS
+
+    return np.asarray(
+        pipeline.predict_proba(feature_matrix(features, FEATURE_COLUMNS))[:, 1], dtype=float
+    )
+
+
+def decide(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    return (probabilities >= threshold).astype(np.int8)
+
+
+def score_france(model: ServedModel, records: list[dict[str, Any]]) -> list[FrancePrediction]:
+    """Records as ``accidents_from_payload`` takes them (see ``schemas.france_records``)."""
+    probabilities = france_probabilities(model.pipeline, france_features(records))
+    predictions = decide(probabilities, model.threshold)
+    return [
+        FrancePrediction(i, int(p), interpretation(int(p)), float(prob))
+        for i, (p, prob) in enumerate(zip(predictions, probabilities, strict=True))
+    ]
+
+
+# --- NYC: a point and a time -> expected incidents of its cell-hour ---------------------------
+
+
+@dataclass(frozen=True)
+class NycPrediction:
+    index: int
+    lat: float
+    lon: float
+    timestamp: str
+    cell: str
+    date: str
+    hour: int
+    expected_incidents: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def local_time(value: dt.datetime) -> dt.datetime:
+    """New York wall-clock time: an offset is converted, a naive time is taken as local already."""
+    if value.tzinfo is not None:
+        value = value.astimezone(NYC_TZ).replace(tzinfo=None)
+    return value
+
+
+def points_frame(points: list[dict[str, Any]]) -> pl.DataFrame:
+    """Validated points (``lat``, ``lon``, ``timestamp`` as datetime) -> the frame features take."""
+    return pl.DataFrame(
+        [
+            {"lat": float(p["lat"]), "lon": float(p["lon"]), "timestamp": local_time(p["timestamp"])}
+            for p in points
+        ],
+        schema={"lat": pl.Float64, "lon": pl.Float64, "timestamp": pl.Datetime("us")},
+    )
+
+
+def h3_resolution(model: ServedModel) -> int:
+    from accident_assets.nyc.features import H3_RESOLUTION_DEFAULT
+
+    return model.h3_resolution or H3_RESOLUTION_DEFAULT
+
+
+def nyc_features(points: pl.DataFrame, resolution: int) -> pl.DataFrame:
+    from accident_assets.nyc import features as nf
+
+    try:
+        return nf.prediction_rows(points, resolution)
+    except ValueError as exc:
+        raise PayloadError(str(exc), _nyc_loc(str(exc))) from exc
+
+
+def _nyc_loc(message: str) -> tuple[str | int, ...]:
+    # prediction_rows names the row as "row <n>"; keep it machine-readable for the API's 422.
+    words = message.split()
+    for before, word in zip(words, words[1:], strict=False):
+        if before == "row" and word.isdigit():
+            return (int(word),)
+    return ()
+
+
+def nyc_expected(pipeline: Any, features: pl.DataFrame) -> np.ndarray:
+    from accident_assets.nyc.features import FEATURE_COLUMNS
+
+    predicted = np.asarray(pipeline.predict(feature_matrix(features, FEATURE_COLUMNS)), dtype=float)
+    # Counts cannot be negative; a regressor may still dip below zero on an empty cell-hour.
+    return np.clip(predicted, 0.0, None)
+
+
+def score_nyc(model: ServedModel, points: list[dict[str, Any]]) -> list[NycPrediction]:
+    """Points as ``schemas.nyc_points`` gives them."""
+    rows = nyc_features(points_frame(points), h3_resolution(model))
+    expected = nyc_expected(model.pipeline, rows)
+    return [
+        NycPrediction(
+            index=i,
+            lat=row["lat"],
+            lon=row["lon"],
+            timestamp=row["timestamp"].isoformat(),
+            cell=row["cell"],
+            date=row["date"].isoformat(),
+            hour=int(row["hour"]),
+            expected_incidents=float(value),
+        )
+        for i, (row, value) in enumerate(zip(rows.iter_rows(named=True), expected, strict=True))
+    ]
+
+
+def route_total(predictions: list[NycPrediction]) -> float:
+    """Expected incidents over the distinct cell-hours a route passes through (each counted once)."""
+    seen: dict[tuple[str, str, int], float] = {}
+    for p in predictions:
+        seen.setdefault((p.cell, p.date, p.hour), p.expected_incidents)
+    return float(sum(seen.values()))
