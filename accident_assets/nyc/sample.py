@@ -8,7 +8,7 @@ Same seed and day give the same rows, whichever run asks. The signal a model can
 - **Hour.** Each hotspot has a profile: ``commute`` (peaks 8:00 and 17:00, weaker on weekends),
   ``nightlife`` (peaks 22:00–02:00, stronger Friday/Saturday), ``commercial`` (10:00–19:00,
   stronger Saturday, weaker Sunday), ``highway`` (flat day, peaks 7–9 and 15–18).
-- **Weekday / season / holidays.** Daily volume is Poisson around 270 × weekday factor (Friday
+- **Weekday / season / holidays.** Daily volume is Poisson around 260 × weekday factor (Friday
   1.12, Sunday 0.82) × month factor (winter 0.93, early summer 1.07) × 0.88 on US holidays, so a
   day has about 200–330 crashes.
 - **Severity.** Injured persons ~ Poisson(0.55), ×1.4 at night (22:00–04:00); about 1 crash in
@@ -26,7 +26,7 @@ from typing import Any
 import holidays
 import numpy as np
 
-BASE_DAILY = 270.0
+BASE_DAILY = 260.0
 WEEKDAY_FACTOR = np.array([0.97, 1.0, 1.0, 1.03, 1.12, 0.95, 0.82])
 MONTH_FACTOR = np.array([0.93, 0.93, 0.97, 1.0, 1.04, 1.07, 1.05, 1.03, 1.04, 1.03, 1.0, 0.97])
 HOLIDAY_FACTOR = 0.88
