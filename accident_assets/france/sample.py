@@ -377,6 +377,8 @@ def _published(name: str, dtype: pl.DataType) -> pl.Expr:
             tenths = (col.abs() * 10).round(0).cast(pl.Int64) % 10
             out = pl.when(tenths == 0).then(whole).otherwise(whole + "," + tenths.cast(pl.Utf8))
         out = pl.when(col < 0).then(" -" + out).otherwise(out)
+    elif name == "mois":
+        out = col.cast(pl.Utf8).str.zfill(2)  # "09": the month is zero-padded, the day is not
     else:
         out = pl.when(col < 0).then(" " + col.cast(pl.Utf8)).otherwise(col.cast(pl.Utf8))
     return out.fill_null("").alias(name)
