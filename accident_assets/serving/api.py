@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -117,14 +117,7 @@ def create_app(cache: ChampionCache | None = None) -> FastAPI:
         tags=["predict"],
     )
     def predict_france(
-        request: schemas.FranceRequest = Body(  # noqa: B008 (FastAPI's declaration style)
-            openapi_examples=_examples(
-                {
-                    "flat record": "france_flat_record.json",
-                    "list with a full accident": "france_accidents.json",
-                }
-            )
-        ),
+        request: Annotated[schemas.FranceRequest, Body(openapi_examples=FRANCE_EXAMPLES)],
     ) -> dict[str, Any]:
         """Is each accident a priority (anyone killed or hospitalized)? One record or a list."""
         records = schemas.france_records(request)
@@ -143,9 +136,7 @@ def create_app(cache: ChampionCache | None = None) -> FastAPI:
         tags=["predict"],
     )
     def predict_nyc(
-        request: schemas.NycRequest = Body(  # noqa: B008
-            openapi_examples=_examples({"points": "nyc_points.json", "route": "nyc_route.json"})
-        ),
+        request: Annotated[schemas.NycRequest, Body(openapi_examples=NYC_EXAMPLES)],
     ) -> dict[str, Any]:
         """Expected incidents in the H3 cell-hour of each point (or each point of a route)."""
         points = schemas.nyc_points(request)
@@ -173,4 +164,8 @@ def _examples(files: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+FRANCE_EXAMPLES = _examples(
+    {"flat record": "france_flat_record.json", "list with a full accident": "france_accidents.json"}
+)
+NYC_EXAMPLES = _examples({"points": "nyc_points.json", "route": "nyc_route.json"})
 app = create_app()

@@ -1,7 +1,7 @@
 """`predict`: score a JSON file with the champion of a task (or a chosen model).
 
-    predict --task france_priority examples/france_flat_record.json
-    predict --task nyc_incidents examples/nyc_route.json --json
+predict --task france_priority examples/france_flat_record.json
+predict --task nyc_incidents examples/nyc_route.json --json
 """
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ def _validated(adapter: Any, payload: Any, file: Path) -> Any:
             problems.append(f"  {where}: {error['msg']}")
         more = exc.error_count() - len(problems)
         tail = [f"  ... and {more} more"] if more > 0 else []
-        raise _fail("\n".join([f"{file}: invalid input", *problems, *tail]), EXIT_BAD_INPUT) from exc
+        raise _fail(
+            "\n".join([f"{file}: invalid input", *problems, *tail]), EXIT_BAD_INPUT
+        ) from exc
 
 
 def render_france(predictions: list[Any]) -> str:

@@ -77,8 +77,9 @@ def _loc_of(exc: Exception) -> tuple[str | int, ...]:
     record = re.search(r"\brecord (\d+)", message)
     name = re.search(r"\bfield '([^']+)'", message)
     return tuple(
-        x for x in (int(record.group(1)) if record else None, name and name.group(1)) if x
-        is not None
+        x
+        for x in (int(record.group(1)) if record else None, name and name.group(1))
+        if x is not None
     )
 
 
@@ -133,7 +134,11 @@ def points_frame(points: list[dict[str, Any]]) -> pl.DataFrame:
     """Validated points (``lat``, ``lon``, ``timestamp`` as datetime) -> the frame features take."""
     return pl.DataFrame(
         [
-            {"lat": float(p["lat"]), "lon": float(p["lon"]), "timestamp": local_time(p["timestamp"])}
+            {
+                "lat": float(p["lat"]),
+                "lon": float(p["lon"]),
+                "timestamp": local_time(p["timestamp"]),
+            }
             for p in points
         ],
         schema={"lat": pl.Float64, "lon": pl.Float64, "timestamp": pl.Datetime("us")},
@@ -157,11 +162,8 @@ def nyc_features(points: pl.DataFrame, resolution: int) -> pl.DataFrame:
 
 def _nyc_loc(message: str) -> tuple[str | int, ...]:
     # prediction_rows names the row as "row <n>"; keep it machine-readable for the API's 422.
-    words = message.split()
-    for before, word in zip(words, words[1:], strict=False):
-        if before == "row" and word.isdigit():
-            return (int(word),)
-    return ()
+    row = re.search(r"\brow (\d+)\b", message)
+    return (int(row.group(1)),) if row else ()
 
 
 def nyc_expected(pipeline: Any, features: pl.DataFrame) -> np.ndarray:

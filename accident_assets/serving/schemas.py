@@ -65,9 +65,7 @@ def _annotation(name: str, declared: Any = None) -> Any:
 _FORBID = ConfigDict(extra="forbid")
 # Accepted spellings from the reference's example files that mean the same field and type.
 _SAME_TYPE_ALIASES = {
-    name: alias
-    for alias, name in ff.FLAT_RECORD_ALIASES.items()
-    if name not in ("hrmn", "an_nais")
+    name: alias for alias, name in ff.FLAT_RECORD_ALIASES.items() if name not in ("hrmn", "an_nais")
 }
 
 

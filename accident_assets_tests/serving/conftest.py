@@ -16,9 +16,9 @@ FRANCE_METRICS = {"f1": 0.71, "precision": 0.7, "recall": 0.72, "roc_auc": 0.8, 
 NYC_METRICS = {"rmse": 0.3, "mae": 0.1, "poisson_deviance": 0.2}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def champions_registry(tmp_path_factory: pytest.TempPathFactory) -> reg.Registry:
-    """France and NYC champions (version 1 each), built once per test module."""
+    """France and NYC champions (version 1 each), built once per test session (worker)."""
     registry = reg.create_registry(tmp_path_factory.mktemp("mlflow"))
     france, X = reg.fit_france()
     reg.register(
@@ -53,12 +53,25 @@ def mlflow_uri(
     return copy.uri
 
 
+@pytest.fixture(scope="session")
+def empty_registry(tmp_path_factory: pytest.TempPathFactory) -> reg.Registry:
+    """An initialised MLflow store with nothing registered (creating the tables takes seconds)."""
+    import mlflow
+
+    registry = reg.create_registry(tmp_path_factory.mktemp("mlflow-empty"))
+    mlflow.MlflowClient(registry.uri, registry.uri).search_registered_models()
+    return registry
+
+
 @pytest.fixture
-def empty_mlflow(state_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """An MLflow store with nothing registered."""
-    empty = reg.create_registry(state_home / "mlflow-empty")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", empty.uri)
-    return empty.uri
+def empty_mlflow(
+    empty_registry: reg.Registry, state_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """This test's MLflow: a private copy of an empty store."""
+    copy = reg.create_registry(state_home / "mlflow-empty")
+    shutil.copy(empty_registry.root / "mlflow.db", copy.root / "mlflow.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", copy.uri)
+    return copy.uri
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ registered under the task name with the ``champion`` alias.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -146,6 +147,8 @@ def register(
     champion: bool = True,
 ) -> str:
     """Log and register ``pipeline`` as a new version of ``task``; returns the version."""
+    # mlflow.set_tracking_uri also writes MLFLOW_TRACKING_URI: put both back afterwards.
+    saved_env = os.environ.get("MLFLOW_TRACKING_URI")
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(registry.uri)
     mlflow.set_registry_uri(registry.uri)
@@ -179,8 +182,12 @@ def register(
             client.set_registered_model_alias(task, "champion", version)
         return version
     finally:
-        mlflow.set_tracking_uri(previous)
-        mlflow.set_registry_uri(previous)
+        mlflow.set_tracking_uri(saved_env or previous)
+        mlflow.set_registry_uri(saved_env or previous)
+        if saved_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved_env
 
 
 def full_accident_record(num_acc: int) -> dict[str, Any]:

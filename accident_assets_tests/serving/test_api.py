@@ -23,7 +23,10 @@ def test_health_and_models(api_url: str) -> None:
     health = requests.get(f"{api_url}/health", timeout=TIMEOUT)
     assert health.status_code == 200
     # The lifespan loaded both champions before the first request.
-    assert health.json() == {"status": "ok", "loaded": {"france_priority": "1", "nyc_incidents": "1"}}
+    assert health.json() == {
+        "status": "ok",
+        "loaded": {"france_priority": "1", "nyc_incidents": "1"},
+    }
 
     models = requests.get(f"{api_url}/v1/models", timeout=TIMEOUT).json()["models"]
     by_task = {m["task"]: m for m in models}
@@ -57,9 +60,7 @@ def test_france_flat_record(api_url: str) -> None:
 
 def test_france_list_and_reference_aliases(api_url: str) -> None:
     records = example("france_accidents.json")
-    response = requests.post(
-        f"{api_url}/v1/france_priority/predict", json=records, timeout=TIMEOUT
-    )
+    response = requests.post(f"{api_url}/v1/france_priority/predict", json=records, timeout=TIMEOUT)
     assert response.status_code == 200, response.text
     assert [p["index"] for p in response.json()["predictions"]] == [0, 1]
 
@@ -74,7 +75,9 @@ def test_nyc_points_and_route(api_url: str) -> None:
     assert [p["hour"] for p in body["predictions"]] == [22, 8, 14]
     # An offset is converted to New York time: 14:00-04:00 is 14:00 local in July.
     assert body["predictions"][2]["timestamp"] == "2024-07-06T14:00:00"
-    assert all(p["cell"].startswith("87") and p["expected_incidents"] >= 0 for p in body["predictions"])
+    assert all(
+        p["cell"].startswith("87") and p["expected_incidents"] >= 0 for p in body["predictions"]
+    )
 
     route = requests.post(
         f"{api_url}/v1/nyc_incidents/predict", json=example("nyc_route.json"), timeout=TIMEOUT
@@ -91,8 +94,16 @@ def test_nyc_points_and_route(api_url: str) -> None:
         ("france_priority", {"catu": 3}, ["body", "place"]),  # missing required field
         ("france_priority", [{}, {"place": "x"}], ["body", 1, "place"]),
         ("france_priority", {"unknown_field": 1}, ["body", "unknown_field"]),
-        ("nyc_incidents", {"lat": 48.85, "lon": 2.35, "timestamp": "2024-07-01T08:00:00"}, ["body", "lat"]),
-        ("nyc_incidents", [{"lat": 40.7, "lon": -73.9, "timestamp": "yesterday"}], ["body", 0, "timestamp"]),
+        (
+            "nyc_incidents",
+            {"lat": 48.85, "lon": 2.35, "timestamp": "2024-07-01T08:00:00"},
+            ["body", "lat"],
+        ),
+        (
+            "nyc_incidents",
+            [{"lat": 40.7, "lon": -73.9, "timestamp": "yesterday"}],
+            ["body", 0, "timestamp"],
+        ),
         ("nyc_incidents", {"route": []}, ["body", "route"]),
     ],
 )
@@ -168,7 +179,10 @@ def test_new_champion_is_served_without_restart(
     assert p["probability"] == pytest.approx(
         float(pipeline.predict_proba(_flat_features(record))[:, 1][0])
     )
-    assert requests.get(f"{api_url}/health", timeout=TIMEOUT).json()["loaded"]["france_priority"] == "2"
+    assert (
+        requests.get(f"{api_url}/health", timeout=TIMEOUT).json()["loaded"]["france_priority"]
+        == "2"
+    )
 
 
 def test_alias_is_checked_on_an_interval_and_on_demand(mlflow_uri: str) -> None:
