@@ -9,7 +9,7 @@ from accident_assets.france import features as feature_module
 from accident_assets.france.partitions import france_yearly_partitions
 from accident_assets.france.reader import TABLES, read_table
 from accident_assets.france.sources import FranceSource
-from accident_assets.france.transforms import merge_accidents
+from accident_assets.france.transforms import check_keys, merge_accidents
 
 GROUP = "france"
 KEY_PREFIX = "france"
@@ -28,34 +28,47 @@ def preview(frame: pl.DataFrame, columns: list[str] | None = None) -> dg.Metadat
     return dg.MetadataValue.md(markdown_table(head))
 
 
-def _raw_asset(table: str) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=f"raw_{table}",
+RAW_SPECS = {
+    table: dg.AssetSpec(
+        [KEY_PREFIX, f"raw_{table}"],
+        group_name=GROUP,
+        partitions_def=france_yearly_partitions,
         description=f"The BAAC `{table}` file of the year as a typed table, nothing dropped.",
         kinds={"polars"},
-        **ASSET_ARGS,
-    )
-    def _raw(context: dg.AssetExecutionContext, france_source: FranceSource) -> pl.DataFrame:
-        year = context.partition_key
+    ).with_io_manager_key("parquet_io_manager")
+    for table in TABLES
+}
+
+
+@dg.multi_asset(specs=list(RAW_SPECS.values()), name="france_raw_tables", can_subset=False)
+def raw_tables(context: dg.AssetExecutionContext, france_source: FranceSource):
+    """The four files of a year, read and checked together before any is written.
+
+    One step for the four tables makes a year all-or-nothing: a missing or malformed file, or a
+    ``Num_Acc`` that does not join, fails the step before anything is stored, so the previous
+    good partition of every table stays as it was.
+    """
+    year = context.partition_key
+    frames, sizes = {}, {}
+    for table in TABLES:
         filename = france_source.filename(table, year)
         context.log.info(f"reading {table} {year} from {france_source.describe(table, year)}")
         data = france_source.fetch(year, table)
-        frame = read_table(data, table, year, filename)
-        context.add_output_metadata(
-            {
+        frames[table] = read_table(data, table, year, filename)
+        sizes[table] = len(data)
+    check_keys(frames["caracteristiques"], {t: frames[t] for t in TABLES[1:]}, year)
+    for table, frame in frames.items():
+        yield dg.MaterializeResult(
+            asset_key=RAW_SPECS[table].key,
+            value=frame,
+            metadata={
                 "source": france_source.describe(table, year),
                 "backend": france_source.backend,
-                "bytes": len(data),
+                "bytes": sizes[table],
                 "rows": frame.height,
                 "preview": preview(frame),
-            }
+            },
         )
-        return frame
-
-    return _raw
-
-
-raw_caracteristiques, raw_lieux, raw_usagers, raw_vehicules = (_raw_asset(t) for t in TABLES)
 
 
 @dg.asset(
@@ -133,10 +146,4 @@ def features(context: dg.AssetExecutionContext, accidents: pl.DataFrame) -> pl.D
     return frame
 
 
-FRANCE_ASSETS = [raw_caracteristiques, raw_lieux, raw_usagers, raw_vehicules, accidents, features]
-RAW_ASSETS = {
-    "caracteristiques": raw_caracteristiques,
-    "lieux": raw_lieux,
-    "usagers": raw_usagers,
-    "vehicules": raw_vehicules,
-}
+FRANCE_ASSETS = [raw_tables, accidents, features]

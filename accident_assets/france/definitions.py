@@ -5,13 +5,14 @@ import dagster as dg
 
 from accident_assets.checks import pandera_check
 from accident_assets.france import schemas
-from accident_assets.france.assets import FRANCE_ASSETS, RAW_ASSETS, accidents, features
+from accident_assets.france.assets import FRANCE_ASSETS, RAW_SPECS, accidents, features
+from accident_assets.france.checks import spec_pandera_check
 from accident_assets.france.sources import source_from_env
 
 FRANCE_CHECKS = [
     *(
-        pandera_check(asset, schemas.RAW_SCHEMAS[table], blocking=True)
-        for table, asset in RAW_ASSETS.items()
+        spec_pandera_check(spec, schemas.RAW_SCHEMAS[t], blocking=True)
+        for t, spec in RAW_SPECS.items()
     ),
     pandera_check(accidents, schemas.ACCIDENTS, blocking=True),
     pandera_check(features, schemas.FEATURES, blocking=False),

@@ -1,0 +1,202 @@
+"""The France group materialized through Dagster, and every bad input leaving storage untouched."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from accident_assets import settings
+from accident_assets.france import features as F
+from accident_assets.france.assets import FRANCE_ASSETS
+from accident_assets.france.definitions import FRANCE_CHECKS, defs, france_ingest_job
+from accident_assets.france.sources import FranceSource
+from accident_assets.io_manager import asset_storage_path, read_partitions, stored_partitions
+from accident_assets.resources import shared_resources
+
+KEYS = [key for a in FRANCE_ASSETS for key in a.keys]
+ACCIDENTS = dg.AssetKey(["france", "accidents"])
+FEATURES = dg.AssetKey(["france", "features"])
+
+
+def run(source: FranceSource, partition: str) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [*FRANCE_ASSETS, *FRANCE_CHECKS],
+        partition_key=partition,
+        resources={**shared_resources(), "france_source": source},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
+    failures = [e for e in result.all_events if e.is_step_failure]
+    assert failures, "expected a failed step"
+    return "\n".join(e.step_failure_data.error.to_string() for e in failures)
+
+
+def snapshot(partition: str) -> dict[str, tuple[int, bytes]]:
+    root = settings.storage_root()
+    files = {}
+    for key in KEYS:
+        path = Path(asset_storage_path(root, key).path) / f"{partition}.parquet"
+        if path.exists():
+            files[key.to_user_string()] = (path.stat().st_mtime_ns, path.read_bytes())
+    return files
+
+
+def test_group_materializes_both_sample_years_with_checks_passing(state_home: Path):
+    source = FranceSource(sample_accidents=800)
+    for year in ("2021", "2022"):
+        result = run(source, year)
+        assert result.success
+        evaluations = result.get_asset_check_evaluations()
+        assert len(evaluations) == 6 and all(e.passed for e in evaluations), [
+            e.check_name for e in evaluations if not e.passed
+        ]
+        metadata = result.asset_materializations_for_node("france__accidents")[0].metadata
+        assert metadata["rows"].value == 800 and 0.15 < metadata["priority_rate"].value < 0.4
+        assert "| Num_Acc |" in metadata["preview"].value
+    root = settings.storage_root()
+    for key in KEYS:
+        assert stored_partitions(root, key) == ["2021", "2022"]
+    features = read_partitions(root, FEATURES, ["2021", "2022"])
+    for year, frame in features.items():
+        assert frame.height == 800 and frame["year"].unique().to_list() == [int(year)]
+        assert frame.columns == [*F.ID_COLUMNS, *F.FEATURE_COLUMNS, F.TARGET]
+
+
+def _missing_file(folder: Path) -> None:
+    (folder / "vehicules-2021.csv").unlink()
+
+
+def _wrong_delimiter(folder: Path) -> None:
+    path = folder / "lieux-2021.csv"
+    path.write_text(path.read_text("utf-8").replace('";"', '","'), "utf-8")
+
+
+def _wrong_encoding(folder: Path) -> None:
+    path = folder / "caracteristiques-2021.csv"
+    path.write_bytes(path.read_text("utf-8").encode("cp1252"))
+
+
+def _missing_column(folder: Path) -> None:
+    path = folder / "usagers-2021.csv"
+    lines = path.read_text("utf-8").split("\n")
+    path.write_text(
+        "\n".join(";".join(line.split(";")[:-1]) for line in lines if line) + "\n", "utf-8"
+    )
+
+
+def _renamed_column(folder: Path) -> None:
+    path = folder / "lieux-2021.csv"
+    path.write_text(path.read_text("utf-8").replace('"vma"', '"VMA"', 1), "utf-8")
+
+
+def _orphan_num_acc(folder: Path) -> None:
+    path = folder / "usagers-2021.csv"
+    path.write_text(path.read_text("utf-8").replace('"202100000002"', '"202100099999"'), "utf-8")
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [
+        (
+            _missing_file,
+            r"BAAC vehicules 2021: .*vehicules-2021\.csv \(local source\): file not found",
+        ),
+        (
+            _wrong_delimiter,
+            r"BAAC lieux 2021 \(lieux-2021\.csv\): the header has no ';' delimiter \(it is ','-delimited\)",
+        ),
+        (_wrong_encoding, r"BAAC caracteristiques 2021 \(caracteristiques-2021\.csv\): not UTF-8"),
+        (_missing_column, r"BAAC usagers 2021 \(usagers-2021\.csv\): missing column\(s\) 'etatp'"),
+        (
+            _renamed_column,
+            r"BAAC lieux 2021 \(lieux-2021\.csv\): missing column\(s\) 'vma' and unexpected column\(s\) 'VMA' \(renamed\?\)",
+        ),
+        (
+            _orphan_num_acc,
+            r"BAAC usagers 2021 \(usagers-2021\.csv\): column 'Num_Acc' has \d+ row\(s\) whose accident is not in caracteristiques-2021, e\.g\. \[202100099999\]",
+        ),
+    ],
+    ids=[
+        "missing_file",
+        "wrong_delimiter",
+        "wrong_encoding",
+        "missing_column",
+        "renamed_column",
+        "num_acc_not_joining",
+    ],
+)
+def test_bad_input_fails_clearly_and_keeps_the_good_partition(
+    state_home: Path, local_folder: Path, corrupt, message: str
+):
+    source = FranceSource(backend="local", folder=str(local_folder))
+    assert run(source, "2021").success
+    before = snapshot("2021")
+    assert len(before) == len(KEYS)
+
+    corrupt(local_folder)
+    result = run(source, "2021")
+    assert not result.success
+    assert any(
+        __import__("re").search(message, line) for line in failure_text(result).splitlines()
+    ), failure_text(result)[:2000]
+    assert snapshot("2021") == before
+
+
+def test_blocking_check_stops_the_lane_before_the_merge(state_home: Path, local_folder: Path):
+    source = FranceSource(backend="local", folder=str(local_folder))
+    assert run(source, "2021").success
+    before = snapshot("2021")
+    path = local_folder / "usagers-2021.csv"
+    # catu 7 parses (an integer) but is no BAAC user category: the raw schema check fails.
+    path.write_text(path.read_text("utf-8").replace('";"1";"1";"', '";"1";"7";"', 1), "utf-8")
+    result = run(source, "2021")
+    assert not result.success
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [e.check_name for e in failed] == ["raw_usagers_schema"]
+    cases = failed[0].metadata["failure_cases"].value
+    assert "catu" in cases and "7" in cases
+    after = snapshot("2021")
+    assert after["france/accidents"] == before["france/accidents"]
+    assert after["france/features"] == before["france/features"]
+    stored = read_partitions(settings.storage_root(), ACCIDENTS, ["2021"])["2021"]
+    assert stored.height == 600
+
+
+def test_definitions_and_job():
+    from accident_assets.definitions import defs as merged
+
+    repo = merged.get_repository_def()
+    assert repo.get_job("france_ingest_job").executor_def is dg.in_process_executor
+    assert {k.to_user_string() for k in france_ingest_job.selection.resolve(repo.asset_graph)} == {
+        k.to_user_string() for k in KEYS
+    }
+    assert isinstance(defs.resources["france_source"], FranceSource)
+    assert defs.resources["france_source"].backend == "sample"
+
+
+@pytest.mark.slow
+def test_cli_job_execute(tmp_path: Path):
+    env = {
+        **os.environ,
+        "ACCIDENT_ASSETS_HOME": str(tmp_path / "home"),
+        "DAGSTER_HOME": str(tmp_path / "home" / "dagster"),
+    }
+    (tmp_path / "home" / "dagster").mkdir(parents=True)
+    dagster = Path(sys.executable).with_name("dagster")
+    completed = subprocess.run(
+        [str(dagster), "job", "execute", "-m", "accident_assets.definitions", "-j", "france_ingest_job", "--tags", json.dumps({"dagster/partition": "2021"})],
+        env=env, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    stored = pl.read_parquet(tmp_path / "home" / "storage" / "france" / "features" / "2021.parquet")
+    assert stored.height == 4000
