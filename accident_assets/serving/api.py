@@ -32,7 +32,10 @@ from accident_assets.serving.models import (
 log = logging.getLogger(__name__)
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
-NO_CHAMPION = {503: {"model": schemas.ErrorResponse, "description": "no champion model yet"}}
+PREDICT_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": schemas.ErrorResponse, "description": "the body cannot be decoded"},
+    503: {"model": schemas.ErrorResponse, "description": "no champion model yet"},
+}
 
 
 def _model_used(model: ServedModel) -> dict[str, Any]:
@@ -113,7 +116,7 @@ def create_app(cache: ChampionCache | None = None) -> FastAPI:
     @app.post(
         "/v1/france_priority/predict",
         response_model=schemas.FranceResponse,
-        responses=NO_CHAMPION,
+        responses=PREDICT_ERRORS,
         tags=["predict"],
     )
     def predict_france(
@@ -132,7 +135,7 @@ def create_app(cache: ChampionCache | None = None) -> FastAPI:
     @app.post(
         "/v1/nyc_incidents/predict",
         response_model=schemas.NycResponse,
-        responses=NO_CHAMPION,
+        responses=PREDICT_ERRORS,
         tags=["predict"],
     )
     def predict_nyc(

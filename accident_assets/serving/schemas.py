@@ -49,8 +49,15 @@ def _baac_types() -> dict[str, pl.DataType]:
 BAAC_TYPES = _baac_types()
 
 
+# Calendar fields: a real date is checked by the France module; these bounds keep the schema honest.
+_CALENDAR = {"jour": (1, 31), "mois": (1, 12), "an": (1900, 2100)}
+
+
 def _annotation(name: str, declared: Any = None) -> Any:
     """A field's type: the BAAC column's range for codes, text (or a number) for text columns."""
+    if name in _CALENDAR:
+        low, high = _CALENDAR[name]
+        return Annotated[int, Field(ge=low, le=high)]
     dtype = BAAC_TYPES.get(name)
     if dtype is not None and dtype.base_type() in _INT_RANGES:
         low, high = _INT_RANGES[dtype.base_type()]
