@@ -11,7 +11,6 @@ column of the file is kept (text stays text, byte for byte), and values are only
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import polars as pl
@@ -130,7 +129,7 @@ def read_table(
     where = Where(year, table, filename or default_filename(table, year))
     text = _decode(data, where)
     _check_delimiter(text, where)
-    raw = _read_text(text, where)
+    raw = _read_bytes(data.removeprefix(b"\xef\xbb\xbf"), where)
     raw = _check_columns(raw, table, where)
     return _cast(raw, COLUMNS[table], where)
 
@@ -163,14 +162,13 @@ def _check_delimiter(text: str, where: Where) -> None:
     )
 
 
-def _read_text(text: str, where: Where) -> pl.DataFrame:
+def _read_bytes(data: bytes, where: Where) -> pl.DataFrame:
     try:
         return pl.read_csv(
-            io.StringIO(text),
+            data,
             separator=";",
             quote_char='"',
             infer_schema=False,
-            missing_utf8_is_empty_string=True,
         )
     except pl.exceptions.PolarsError as err:
         raise BaacFormatError(f"{where}: not a well-formed ';' CSV: {err}") from None
@@ -196,32 +194,44 @@ def _check_columns(raw: pl.DataFrame, table: str, where: Where) -> pl.DataFrame:
     return raw.with_columns(absent).select(expected)
 
 
+def _typed(name: str, dtype: pl.DataType) -> pl.Expr:
+    text = pl.col(name).str.strip_chars_start(" ")  # " -1": the published negative numbers
+    if dtype.is_float():
+        text = text.str.replace(",", ".", literal=True)
+    return text.cast(dtype, strict=False)
+
+
+def _unparsed(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Non-empty values that did not become a number (known spreadsheet error tokens aside)."""
+    raw = pl.col(name)
+    return (
+        _typed(name, dtype).is_null()
+        & raw.is_not_null()
+        & (raw != TEXT_NULL)
+        & ~raw.str.strip_chars().is_in(NULL_TOKENS)
+    )
+
+
 def _cast(raw: pl.DataFrame, columns: dict[str, pl.DataType], where: Where) -> pl.DataFrame:
-    exprs = []
-    for name, dtype in columns.items():
-        col = pl.col(name)
-        if dtype == pl.Utf8:
-            # Text is kept as published; only an empty field becomes null.
-            exprs.append(pl.when(col == TEXT_NULL).then(None).otherwise(col).alias(name))
-            continue
-        cleaned = col.str.strip_chars()
-        cleaned = pl.when(cleaned.is_in([TEXT_NULL, *NULL_TOKENS])).then(None).otherwise(cleaned)
-        if dtype.is_float():
-            cleaned = cleaned.str.replace(",", ".", literal=True)
-        exprs.append(cleaned.cast(dtype, strict=False).alias(name))
-        exprs.append(cleaned.alias(f"__src_{name}"))
-    parsed = raw.select(exprs)
-    for name, dtype in columns.items():
-        if dtype == pl.Utf8:
-            continue
-        bad = parsed.filter(pl.col(name).is_null() & pl.col(f"__src_{name}").is_not_null())
-        if bad.height:
-            examples = bad.get_column(f"__src_{name}").unique(maintain_order=True).head(5).to_list()
+    typed = [name for name, dtype in columns.items() if dtype != pl.Utf8]
+    failures = raw.select(_unparsed(name, columns[name]).sum().alias(name) for name in typed).row(
+        0, named=True
+    )
+    for name in typed:
+        if failures[name]:
+            bad = raw.filter(_unparsed(name, columns[name])).get_column(name)
+            examples = bad.unique(maintain_order=True).head(5).to_list()
             raise BaacFormatError(
-                f"{where}: column {name!r} expects {_type_word(dtype)}; {bad.height} value(s) do "
-                f"not parse, e.g. {examples}"
+                f"{where}: column {name!r} expects {_type_word(columns[name])}; {bad.len()} "
+                f"value(s) do not parse, e.g. {examples}"
             )
-    return parsed.select(list(columns))
+    # Text is kept as published; only an empty field becomes null.
+    return raw.select(
+        _typed(name, dtype).alias(name)
+        if dtype != pl.Utf8
+        else pl.when(pl.col(name) == TEXT_NULL).then(None).otherwise(pl.col(name)).alias(name)
+        for name, dtype in columns.items()
+    )
 
 
 def _type_word(dtype: pl.DataType) -> str:
