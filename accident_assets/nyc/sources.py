@@ -7,7 +7,9 @@
 
 Every backend answers two questions: the rows of a day, and the newest day that has data (for the
 sensor). Choose the backend with the resource config, or with ``ACCIDENT_ASSETS_NYC_SOURCE``
-(``sample``/``socrata``/``csv_export``) and ``ACCIDENT_ASSETS_NYC_CSV`` at load time.
+(``sample``/``socrata``/``csv_export``), ``ACCIDENT_ASSETS_NYC_CSV`` (folder or file) and
+``ACCIDENT_ASSETS_NYC_SOCRATA_URL`` at load time; the app token is read from the environment
+variable named by ``app_token_env`` (default ``NYC_SOCRATA_APP_TOKEN``) when a day is fetched.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from accident_assets.nyc.transforms import API_COLUMNS
 
 SOURCE_ENV = "ACCIDENT_ASSETS_NYC_SOURCE"
 CSV_ENV = "ACCIDENT_ASSETS_NYC_CSV"
+URL_ENV = "ACCIDENT_ASSETS_NYC_SOCRATA_URL"
 TOKEN_ENV_DEFAULT = "NYC_SOCRATA_APP_TOKEN"
 
 
@@ -203,4 +206,8 @@ def source_from_env() -> NycSource:
     backend = os.environ.get(SOURCE_ENV, "sample")
     if backend not in ("sample", "socrata", "csv_export"):
         raise ValueError(f"{SOURCE_ENV}={backend!r}: expected sample, socrata or csv_export")
-    return NycSource(backend=backend, csv_path=os.environ.get(CSV_ENV, ""))  # type: ignore[arg-type]
+    return NycSource(
+        backend=backend,  # type: ignore[arg-type]
+        csv_path=os.environ.get(CSV_ENV, ""),
+        base_url=os.environ.get(URL_ENV, socrata.DEFAULT_URL),
+    )
