@@ -1,0 +1,260 @@
+"""Fit one candidate (default parameters or an Optuna study) and log it to MLflow.
+
+These functions do the work of the ``model_fits`` and ``tuned_fits`` assets; the assets only wire
+configuration, resources and metadata.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+import mlflow
+import numpy as np
+import optuna
+import polars as pl
+from sklearn.model_selection import train_test_split
+
+from accident_assets.training import models, plots
+from accident_assets.training.tasks import TaskSpec, TrainingSet
+from accident_assets.training.tracking import MlflowTracking, as_params, log_model, log_png
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What a fit asset stores: enough to rank, compare, re-load and register the model."""
+
+    task: str
+    model: str
+    variant: str  # "default" or "tuned"
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    fit_time_s: float
+    run_id: str
+    model_uri: str
+    plots: dict[str, bytes] = field(default_factory=dict, repr=False)
+    tuning_time_s: float | None = None
+    trials: int | None = None
+
+
+def diagnostic_plots(
+    spec: TaskSpec, pipeline: Any, holdout: pl.DataFrame, y: np.ndarray, predicted: np.ndarray
+) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    if spec.kind == "classification":
+        out["confusion_matrix"] = plots.confusion_matrix(y, predicted, threshold=0.5)
+        if len(np.unique(y)) == 2:
+            out["roc_pr_curves"] = plots.roc_pr_curves(y, predicted)
+    else:
+        out["predicted_vs_actual"] = plots.predicted_vs_actual(y, predicted)
+        out["error_by_hour"] = plots.error_by_hour(
+            holdout.get_column("hour").to_numpy(), y, predicted
+        )
+    importance = models.feature_importance(pipeline)
+    if importance:
+        out["feature_importance"] = plots.feature_importance(importance)
+    return out
+
+
+def _fit_evaluate(
+    spec: TaskSpec,
+    kind: models.ModelKind,
+    params: Mapping[str, Any],
+    train: pl.DataFrame,
+    holdout: pl.DataFrame,
+) -> tuple[Any, dict[str, float], float, np.ndarray, np.ndarray]:
+    pipeline = kind.build(dict(params), spec.categorical, spec.numeric)
+    X, y = spec.xy(train)
+    started = time.perf_counter()
+    pipeline.fit(X, y)
+    fit_time = time.perf_counter() - started
+    X_hold, y_hold = spec.xy(holdout)
+    predicted = spec.predict(pipeline, X_hold)
+    return pipeline, spec.score(y_hold, predicted), fit_time, y_hold, predicted
+
+
+def _log_fit(
+    spec: TaskSpec,
+    pipeline: Any,
+    params: Mapping[str, Any],
+    metrics: dict[str, float],
+    fit_time: float,
+    ts: TrainingSet,
+    y_hold: np.ndarray,
+    predicted: np.ndarray,
+) -> tuple[str, dict[str, bytes]]:
+    mlflow.log_params(as_params(params))
+    mlflow.log_metrics({k: v for k, v in metrics.items() if not np.isnan(v)})
+    mlflow.log_metric("fit_time_s", fit_time)
+    mlflow.log_metrics({"train_rows": ts.train.height, "holdout_rows": ts.holdout.height})
+    figures = diagnostic_plots(spec, pipeline, ts.holdout, y_hold, predicted)
+    for name, png in figures.items():
+        log_png(png, f"plots/{name}.png")
+    X_train, _ = spec.xy(ts.train.head(5))
+    return log_model(pipeline, X_train, spec.predict), figures
+
+
+def run_tags(
+    spec: TaskSpec, ts: TrainingSet, dagster: Mapping[str, str], **extra: str
+) -> dict[str, str]:
+    return {
+        "task": spec.name,
+        "trained_on_partitions": ",".join(ts.partitions),
+        "feature_fingerprint": ts.fingerprint,
+        "split": ts.split,
+        **dagster,
+        **extra,
+    }
+
+
+def fit_default(
+    spec: TaskSpec,
+    model: str,
+    params: Mapping[str, Any],
+    ts: TrainingSet,
+    tracking: MlflowTracking,
+    dagster_tags: Mapping[str, str],
+    log: Log = print,
+) -> FitResult:
+    kind = spec.candidates[model]
+    log(f"{spec.name}: fitting {model} on {ts.train.height} rows, params {dict(params)}")
+    tags = run_tags(spec, ts, dagster_tags, model=model, variant="default")
+    with tracking.start_run(spec.name, f"{model} (default)", tags) as run:
+        pipeline, metrics, fit_time, y_hold, predicted = _fit_evaluate(
+            spec, kind, params, ts.train, ts.holdout
+        )
+        model_uri, figures = _log_fit(
+            spec, pipeline, params, metrics, fit_time, ts, y_hold, predicted
+        )
+    log(
+        f"{spec.name}: {model} {spec.primary_metric}={metrics[spec.primary_metric]:.4f} in {fit_time:.1f} s"
+    )
+    return FitResult(
+        spec.name,
+        model,
+        "default",
+        dict(params),
+        metrics,
+        fit_time,
+        run.info.run_id,
+        model_uri,
+        figures,
+    )
+
+
+def inner_split(
+    spec: TaskSpec, train: pl.DataFrame, fraction: float
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A validation split inside the training data, so that tuning never sees the holdout."""
+    if spec.kind == "classification":
+        idx = np.arange(train.height)
+        a, b = train_test_split(
+            idx,
+            test_size=fraction,
+            random_state=42,
+            stratify=train.get_column(spec.target).to_numpy(),
+        )
+        return train[np.sort(a)], train[np.sort(b)]
+    days = sorted(train.get_column("date").unique().to_list())
+    if len(days) < 2:
+        raise ValueError(f"{spec.name}: tuning needs at least 2 training days, got {len(days)}")
+    n_val = min(len(days) - 1, max(1, round(len(days) * fraction)))
+    first = days[-n_val]
+    return train.filter(pl.col("date") < first), train.filter(pl.col("date") >= first)
+
+
+def tune(
+    spec: TaskSpec,
+    model: str,
+    base_params: Mapping[str, Any],
+    space: Mapping[str, models.ParamRange],
+    ts: TrainingSet,
+    tracking: MlflowTracking,
+    dagster_tags: Mapping[str, str],
+    *,
+    rank: int,
+    n_trials: int,
+    timeout_s: float | None,
+    inner_fraction: float = 0.2,
+    log: Log = print,
+) -> FitResult:
+    """Optuna TPE on an inner split of the training data (each trial a nested MLflow run), then
+    the best parameters refitted on all training data and scored on the holdout."""
+    kind = spec.candidates[model]
+    inner_train, inner_val = inner_split(spec, ts.train, inner_fraction)
+    direction = "maximize" if spec.greater_is_better else "minimize"
+    tags = run_tags(spec, ts, dagster_tags, model=model, variant="tuned", rank=f"top{rank}")
+    started = time.perf_counter()
+    with tracking.start_run(spec.name, f"{model} (tuned, top{rank})", tags) as study_run:
+
+        def objective(trial: optuna.Trial) -> float:
+            params = {**base_params, **models.suggest(trial, space)}
+            with tracking.start_run(
+                spec.name,
+                f"{model} trial {trial.number}",
+                {**tags, "trial": str(trial.number)},
+                nested=True,
+            ):
+                _, metrics, fit_time, _, _ = _fit_evaluate(
+                    spec, kind, params, inner_train, inner_val
+                )
+                mlflow.log_params(as_params(params))
+                mlflow.log_metrics({k: v for k, v in metrics.items() if not np.isnan(v)})
+                mlflow.log_metric("fit_time_s", fit_time)
+            log(
+                f"{spec.name}: {model} trial {trial.number} {spec.primary_metric}={metrics[spec.primary_metric]:.4f}"
+            )
+            return metrics[spec.primary_metric]
+
+        sampler = optuna.samplers.TPESampler(
+            seed=42, n_startup_trials=min(5, max(1, n_trials // 2))
+        )
+        study = optuna.create_study(
+            direction=direction, sampler=sampler, study_name=f"{spec.name}-{model}"
+        )
+        # Trials reuse the default fit as a starting point so a tiny budget cannot do worse by luck.
+        study.enqueue_trial(
+            {
+                k: base_params[k]
+                for k, dim in space.items()
+                if k in base_params and dim.low <= base_params[k] <= dim.high
+            }
+        )
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study.optimize(objective, n_trials=n_trials, timeout=timeout_s)
+        tuning_time = time.perf_counter() - started
+        best = {**base_params, **study.best_params}
+        mlflow.log_metric("best_inner_" + spec.primary_metric, study.best_value)
+        mlflow.log_metrics({"tuning_time_s": tuning_time, "trials": len(study.trials)})
+        pipeline, metrics, fit_time, y_hold, predicted = _fit_evaluate(
+            spec, kind, best, ts.train, ts.holdout
+        )
+        model_uri, figures = _log_fit(
+            spec, pipeline, best, metrics, fit_time, ts, y_hold, predicted
+        )
+    log(
+        f"{spec.name}: tuned {model} ({len(study.trials)} trials, {tuning_time:.1f} s) "
+        f"{spec.primary_metric}={metrics[spec.primary_metric]:.4f}"
+    )
+    return FitResult(
+        spec.name,
+        model,
+        "tuned",
+        best,
+        metrics,
+        fit_time,
+        study_run.info.run_id,
+        model_uri,
+        figures,
+        tuning_time_s=tuning_time,
+        trials=len(study.trials),
+    )
+
+
+def plot_metadata(figures: Mapping[str, bytes]) -> dict[str, dg.MetadataValue]:
+    return {f"plot_{name}": plots.as_markdown(name, png) for name, png in figures.items()}

@@ -1,0 +1,106 @@
+"""Diagnostic plots as PNG bytes: logged to MLflow and embedded in Dagster asset metadata."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: plots are files
+
+import dagster as dg
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn import metrics as skm
+
+DPI = 80
+
+
+def _png(fig: plt.Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def confusion_matrix(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> bytes:
+    predicted = (np.asarray(proba) >= threshold).astype(int)
+    fig, ax = plt.subplots(figsize=(4, 3.5))
+    skm.ConfusionMatrixDisplay.from_predictions(
+        np.asarray(y_true).astype(int),
+        predicted,
+        labels=[0, 1],
+        display_labels=["Non-priority", "Priority"],
+        ax=ax,
+        colorbar=False,
+    )
+    ax.set_title(f"Confusion matrix (threshold {threshold:g})")
+    return _png(fig)
+
+
+def roc_pr_curves(y_true: np.ndarray, proba: np.ndarray) -> bytes:
+    fig, (roc, pr) = plt.subplots(1, 2, figsize=(8, 3.5))
+    skm.RocCurveDisplay.from_predictions(y_true, proba, ax=roc)
+    roc.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    roc.set_title("ROC curve")
+    skm.PrecisionRecallDisplay.from_predictions(y_true, proba, ax=pr)
+    pr.axhline(float(np.mean(y_true)), linestyle=":", color="grey")
+    pr.set_title("Precision-recall curve")
+    return _png(fig)
+
+
+def feature_importance(importance: dict[str, float], top: int = 20) -> bytes:
+    items = sorted(importance.items(), key=lambda kv: kv[1], reverse=True)[:top][::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.25 * len(items) + 1))
+    ax.barh([k for k, _ in items], [v for _, v in items], color="#4477aa")
+    ax.set_title(f"Feature importance (top {len(items)})")
+    return _png(fig)
+
+
+def predicted_vs_actual(y_true: np.ndarray, predicted: np.ndarray) -> bytes:
+    """Mean prediction per observed count: a calibrated model follows the diagonal."""
+    y_true = np.asarray(y_true, dtype=float)
+    predicted = np.asarray(predicted, dtype=float)
+    levels = np.unique(y_true)
+    means = [predicted[y_true == v].mean() for v in levels]
+    counts = [int((y_true == v).sum()) for v in levels]
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    ax.scatter(levels, means, s=[max(8.0, 60 * np.log10(c + 1)) for c in counts], color="#4477aa")
+    top = float(max(levels.max(initial=1), max(means, default=1)))
+    ax.plot([0, top], [0, top], linestyle=":", color="grey")
+    ax.set_xlabel("actual incidents per cell-hour")
+    ax.set_ylabel("mean predicted")
+    ax.set_title("Predicted vs actual (holdout)")
+    return _png(fig)
+
+
+def error_by_hour(hours: np.ndarray, y_true: np.ndarray, predicted: np.ndarray) -> bytes:
+    hours = np.asarray(hours, dtype=int)
+    err = np.asarray(predicted, dtype=float) - np.asarray(y_true, dtype=float)
+    xs = np.arange(24)
+    rmse = [np.sqrt(np.mean(err[hours == h] ** 2)) if (hours == h).any() else np.nan for h in xs]
+    bias = [np.mean(err[hours == h]) if (hours == h).any() else np.nan for h in xs]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.bar(xs, rmse, color="#4477aa", label="RMSE")
+    ax.plot(xs, bias, color="#cc6677", marker="o", label="mean error (bias)")
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("hour of day")
+    ax.set_title("Holdout error by hour")
+    ax.legend()
+    return _png(fig)
+
+
+def comparison_bars(names: list[str], values: list[float], metric: str) -> bytes:
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(names) + 1))
+    ax.barh(names[::-1], values[::-1], color="#4477aa")
+    ax.set_xlabel(metric)
+    ax.set_title(f"Candidates by {metric} (holdout)")
+    return _png(fig)
+
+
+def as_markdown(title: str, png: bytes) -> dg.MetadataValue:
+    """A PNG the Dagster UI shows inline: markdown with a base64 data URI."""
+    data = base64.b64encode(png).decode("ascii")
+    return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{data})")
