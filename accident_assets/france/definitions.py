@@ -1,4 +1,4 @@
-"""The French lane's definitions: assets, their Pandera checks, the ingest job and the
+"""The French lane's definitions: assets, their Pandera checks, the ingest job, the release sensor and the
 ``france_source`` resource (``sample`` unless ``ACCIDENT_ASSETS_FRANCE_SOURCE`` says otherwise)."""
 
 import dagster as dg
@@ -7,6 +7,8 @@ from accident_assets.checks import pandera_check
 from accident_assets.france import schemas
 from accident_assets.france.assets import FRANCE_ASSETS, RAW_SPECS, accidents, features
 from accident_assets.france.checks import spec_pandera_check
+from accident_assets.france.jobs import france_ingest_job
+from accident_assets.france.sensors import france_new_release_sensor
 from accident_assets.france.sources import source_from_env
 
 FRANCE_CHECKS = [
@@ -18,16 +20,11 @@ FRANCE_CHECKS = [
     pandera_check(features, schemas.FEATURES, blocking=False),
 ]
 
-france_ingest_job = dg.define_asset_job(
-    "france_ingest_job",
-    selection=dg.AssetSelection.groups("france"),
-    executor_def=dg.in_process_executor,
-    description="BAAC files of a year -> raw tables -> accidents -> features, with checks.",
-)
 
 defs = dg.Definitions(
     assets=FRANCE_ASSETS,
     asset_checks=FRANCE_CHECKS,
     jobs=[france_ingest_job],
+    sensors=[france_new_release_sensor],
     resources={"france_source": source_from_env()},
 )

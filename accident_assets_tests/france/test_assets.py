@@ -200,3 +200,42 @@ def test_cli_job_execute(tmp_path: Path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     stored = pl.read_parquet(tmp_path / "home" / "storage" / "france" / "features" / "2021.parquet")
     assert stored.height == 4000
+
+
+def test_release_sensor_requests_each_new_year_once(state_home: Path, local_folder: Path):
+    from accident_assets.france.sensors import france_new_release_sensor, new_years
+
+    assert new_years([2018, 2021, 2022], {"2021"}, {"2021", "2022"}) == ["2022"]
+    instance = dg.DagsterInstance.ephemeral()
+    source = FranceSource(backend="local", folder=str(local_folder))
+
+    def evaluate():
+        with dg.build_sensor_context(
+            instance=instance, resources={"france_source": source}
+        ) as context:
+            return france_new_release_sensor(context)
+
+    result = evaluate()
+    assert [r.partition_key for r in result.run_requests] == ["2021", "2022"]
+    assert [r.run_key for r in result.run_requests] == ["france-2021", "france-2022"]
+
+    # 2021 ingested: only 2022 is new; without a 2022 release, nothing.
+    dg.materialize(
+        [*FRANCE_ASSETS, *FRANCE_CHECKS],
+        partition_key="2021",
+        resources={**shared_resources(), "france_source": source},
+        instance=instance,
+    )
+    assert [r.partition_key for r in evaluate().run_requests] == ["2022"]
+    (local_folder / "caracteristiques-2022.csv").unlink()
+    skipped = evaluate()
+    assert isinstance(skipped, dg.SkipReason) and "no new year" in skipped.skip_message
+
+
+@pytest.mark.real_data
+def test_real_head_files_through_the_group(state_home: Path, head_folder: Path):
+    result = run(FranceSource(backend="local", folder=str(head_folder)), "2021")
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    features = read_partitions(settings.storage_root(), FEATURES, ["2021"])["2021"]
+    assert features.height == 126 and features.null_count().sum_horizontal().item() == 0
