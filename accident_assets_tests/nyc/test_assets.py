@@ -127,3 +127,45 @@ def test_cli_job_execute_one_partition(state_home: Path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert stored_partitions(settings.storage_root(), FEATURES) == ["2023-01-05"]
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_cli_backfill_of_older_days_from_the_manhattan_series(shared_data: Path, state_home: Path):
+    """ACCIDENT_ASSETS_NYC_START opens 2022 partitions; a range is one CLI command, one run."""
+    env = {
+        **os.environ,
+        "ACCIDENT_ASSETS_NYC_START": "2022-01-02",
+        "ACCIDENT_ASSETS_NYC_SOURCE": "csv_export",
+        "ACCIDENT_ASSETS_NYC_CSV": str(shared_data / "nyc_collisions/2022-01_2023-07_manhattan"),
+    }
+    tags = {
+        "dagster/asset_partition_range_start": "2022-01-02",
+        "dagster/asset_partition_range_end": "2022-01-15",
+    }
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "job",
+            "execute",
+            "-m",
+            "accident_assets.definitions",
+            "-j",
+            "nyc_ingest_job",
+            "--tags",
+            json.dumps(tags),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    keys = stored_partitions(settings.storage_root(), CRASHES)
+    assert keys == [f"2022-01-{d:02d}" for d in range(2, 16)]
+    crashes = pl.concat(read_partitions(settings.storage_root(), CRASHES, keys).values())
+    assert set(crashes["borough"].drop_nulls()) == {"MANHATTAN"}
+    instance = dg.DagsterInstance.from_config(str(state_home / "dagster"))
+    runs = instance.get_runs()
+    assert len(runs) == 1  # the whole range in one run
