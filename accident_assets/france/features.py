@@ -215,8 +215,8 @@ FLAT_RECORD_FIELDS: dict[str, tuple[type, Any]] = {
     "an": (int, ...),  # or year_acc
     "hrmn": (str, ...),  # "HH:MM", or hour
     "lum": (int, ...),
-    "dep": (str, ...),
-    "com": (str, ...),
+    "dep": (str | int, ...),  # "2A", "974"; the reference sends 77
+    "com": (str | int, ...),
     "agg": (int, ...),  # or agg_
     "int": (int, ...),  # or int_
     "atm": (int, ...),

@@ -37,14 +37,14 @@ RAW_CHECKS: dict[str, dict[str, list[pa.Check]]] = {
     "lieux": {
         "catr": _codes(1, 9),
         "circ": _codes(-1, 4),
-        "nbv": _codes(-1, 20),
+        "nbv": _codes(-1, 99),
         "vosp": _codes(-1, 3),
         "prof": _codes(-1, 4),
         "plan": _codes(-1, 4),
         "surf": _codes(-1, 9),
         "infra": _codes(-1, 9),
         "situ": _codes(-1, 8),
-        "vma": _codes(-1, 130),
+        "vma": _codes(-1, 999),  # real files hold typing errors (e.g. 500, 900): kept, not blocked
     },
     "usagers": {
         "place": _codes(-1, 10),

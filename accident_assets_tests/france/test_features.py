@@ -202,3 +202,28 @@ def test_flat_record_equals_its_one_user_one_vehicle_accident():
 def test_bad_payload_names_record_and_field(record: dict, message: str):
     with pytest.raises(ValueError, match=message):
         F.accidents_from_payload([REFERENCE_RECORD, record])
+
+
+def test_flat_record_fields_build_a_pydantic_model():
+    import pydantic
+
+    model = pydantic.create_model("FranceFlatRecord", **F.FLAT_RECORD_FIELDS)
+    parsed = model(**F.normalize_flat_record(REFERENCE_RECORD)).model_dump()
+    assert (parsed["an"], parsed["hrmn"], parsed["an_nais"], parsed["larrout"]) == (
+        2021,
+        "17:00",
+        1961,
+        0.0,
+    )
+    served = F.build_features(F.accidents_from_payload([parsed]))
+    assert served.equals(F.build_features(F.accidents_from_payload([REFERENCE_RECORD])))
+    with pytest.raises(pydantic.ValidationError, match="catv"):
+        model(**F.normalize_flat_record({k: v for k, v in REFERENCE_RECORD.items() if k != "catv"}))
+
+
+def test_sample_years_are_partitions():
+    from accident_assets.france.partitions import france_yearly_partitions
+
+    keys = france_yearly_partitions.get_partition_keys()
+    assert keys[0] == "2019" and {"2021", "2022"} <= set(keys)
+    assert all(str(y) in keys for y in sample.DEFAULT_YEARS)
