@@ -44,6 +44,7 @@ COLUMNS: list[str] = [
     *[c for c in FEATURE_COLUMNS if c not in KEY_COLUMNS],
 ]
 UNKNOWN_BOROUGH = "UNKNOWN"
+NYC_TIME_ZONE = "America/New_York"
 
 
 @cache
@@ -161,7 +162,8 @@ def fill_zero_cell_hours(
 
 
 def prediction_rows(points: pl.DataFrame, resolution: int = H3_RESOLUTION_DEFAULT) -> pl.DataFrame:
-    """Feature rows for points: input ``lat``, ``lon``, ``timestamp`` (local NYC time).
+    """Feature rows for points: input ``lat``, ``lon``, ``timestamp`` (naive = New York time;
+    time-zone-aware timestamps are converted to New York time).
 
     Returns the input columns plus ``cell``, ``date``, ``hour`` and FEATURE_COLUMNS, in input
     order. Raises ValueError naming the first row that is missing a value or lies outside New York.
@@ -169,6 +171,11 @@ def prediction_rows(points: pl.DataFrame, resolution: int = H3_RESOLUTION_DEFAUL
     for column in ("lat", "lon", "timestamp"):
         if column not in points.columns:
             raise ValueError(f"prediction points: missing column {column!r}")
+    timestamp = pl.col("timestamp")
+    zone = getattr(points.schema["timestamp"], "time_zone", None)
+    if zone is not None:
+        # Crash times are New York wall-clock times; an aware timestamp is converted to them.
+        timestamp = timestamp.dt.convert_time_zone(NYC_TIME_ZONE).dt.replace_time_zone(None)
     frame = points.with_columns(
         pl.col("lat").cast(pl.Float64), pl.col("lon").cast(pl.Float64)
     ).with_row_index("_row")
@@ -190,8 +197,8 @@ def prediction_rows(points: pl.DataFrame, resolution: int = H3_RESOLUTION_DEFAUL
     )
     frame = frame.with_columns(
         pl.Series("cell", cells, dtype=pl.Utf8),
-        pl.col("timestamp").dt.date().alias("date"),
-        pl.col("timestamp").dt.hour().cast(pl.Int8).alias("hour"),
+        timestamp.dt.date().alias("date"),
+        timestamp.dt.hour().cast(pl.Int8).alias("hour"),
     )
     out = add_feature_columns(frame).sort("_row")
     keep = [*points.columns, "cell", "date", "hour"]

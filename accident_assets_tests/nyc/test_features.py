@@ -78,3 +78,14 @@ def test_prediction_rows_rejects_points_outside_new_york():
     )
     with pytest.raises(ValueError, match=r"row 1 .*outside New York"):
         feat.prediction_rows(points, 7)
+
+
+def test_prediction_rows_converts_aware_timestamps_and_accepts_no_points():
+    utc = pl.DataFrame(
+        {"lat": [40.75], "lon": [-73.98], "timestamp": [dt.datetime(2024, 7, 4, 2, 30)]}
+    ).with_columns(pl.col("timestamp").dt.replace_time_zone("UTC"))
+    row = feat.prediction_rows(utc).row(0, named=True)
+    assert (row["date"], row["hour"], row["is_holiday"]) == (dt.date(2024, 7, 3), 22, 0)
+    empty = pl.DataFrame(schema={"lat": pl.Float64, "lon": pl.Float64, "timestamp": pl.Datetime})
+    out = feat.prediction_rows(empty)
+    assert out.height == 0 and set(feat.FEATURE_COLUMNS) <= set(out.columns)
