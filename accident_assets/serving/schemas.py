@@ -51,17 +51,30 @@ BAAC_TYPES = _baac_types()
 
 # Calendar fields: a real date is checked by the France module; these bounds keep the schema honest.
 _CALENDAR = {"jour": (1, 31), "mois": (1, 12), "an": (1900, 2100)}
+# The accident's counts a flat record states (the France module stores them as Int16).
+_COUNTS = {"nb_victim": (1, 1000), "nb_vehicules": (1, 1000)}
+# Real-valued fields: degrees and metres (a road is not a kilometre wide). The models work in
+# float32, so unbounded values would not even reach them.
+_REAL = {
+    "lat": (-90.0, 90.0),
+    "long": (-180.0, 180.0),
+    "larrout": (-1.0, 1000.0),
+    "lartpc": (-1.0, 1000.0),
+}
 
 
 def _annotation(name: str, declared: Any = None) -> Any:
     """A field's type: the BAAC column's range for codes, text (or a number) for text columns."""
-    if name in _CALENDAR:
-        low, high = _CALENDAR[name]
+    if name in _CALENDAR or name in _COUNTS:
+        low, high = {**_CALENDAR, **_COUNTS}[name]
         return Annotated[int, Field(ge=low, le=high)]
     dtype = BAAC_TYPES.get(name)
     if dtype is not None and dtype.base_type() in _INT_RANGES:
         low, high = _INT_RANGES[dtype.base_type()]
         return Annotated[int, Field(ge=low, le=high)]
+    if name in _REAL:
+        low, high = _REAL[name]
+        return Annotated[float, Field(ge=low, le=high, allow_inf_nan=False)]
     if dtype is not None and dtype.base_type() == pl.Float64:
         return Annotated[float, Field(allow_inf_nan=False)]
     if dtype is not None and dtype.base_type() == pl.Utf8:
