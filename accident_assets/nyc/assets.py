@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import dagster as dg
 import polars as pl
 
+from accident_assets.checks import markdown_table
 from accident_assets.nyc import features as feat
 from accident_assets.nyc.partitions import NYC_DAILY, day_of
 from accident_assets.nyc.sources import NycSource
@@ -117,10 +118,12 @@ def features(context: dg.AssetExecutionContext, crashes):
         frames[key] = feat.build_features(day_crashes)
         context.log.info(f"nyc/features {key}: {frames[key].height} cell-hours")
     cells = {c for f in frames.values() for c in f.get_column("cell").to_list()}
+    last = frames[max(frames)]
     context.add_output_metadata(
         _metadata(
             frames,
             cells=len(cells),
+            preview=dg.MetadataValue.md(markdown_table(last.head(10))),
             incidents=sum(int(f.get_column("incidents").sum()) for f in frames.values()),
         )
     )

@@ -169,3 +169,22 @@ def test_cli_backfill_of_older_days_from_the_manhattan_series(shared_data: Path,
     instance = dg.DagsterInstance.from_config(str(state_home / "dagster"))
     runs = instance.get_runs()
     assert len(runs) == 1  # the whole range in one run
+
+
+def test_a_failing_raw_check_blocks_the_clean_step(state_home: Path):
+    day = dt.date(2023, 3, 10)
+    twice = sample_day(day)[:5] * 2  # the same collision ids twice: raw schema says unique
+
+    with SoqlServer(rows_for_day=lambda d: twice if d == day else [], max_lifetime_s=60) as server:
+        result = ingest_days(
+            day,
+            day,
+            source=socrata_source(server),
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+    assert not result.success
+    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.asset_key == RAW]
+    assert not evaluation.passed
+    assert "collision_id" in evaluation.metadata["failure_cases"].value
+    assert stored_partitions(settings.storage_root(), CRASHES) == []
