@@ -1,3 +1,7 @@
+"""Serving's Dagster definitions: the batch prediction assets (the API and CLI live outside)."""
+
 import dagster as dg
 
-defs = dg.Definitions()
+from accident_assets.serving.assets import SERVING_ASSETS
+
+defs = dg.Definitions(assets=SERVING_ASSETS)

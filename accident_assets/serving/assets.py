@@ -1,0 +1,166 @@
+"""Batch predictions: the champion of each task scores the newest stored feature partition.
+
+The assets belong to the task's group, so ``<task>_training_job`` refreshes them right after the
+champion decision. With no champion yet they skip (nothing is materialized) instead of failing
+the training run that could not promote one.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+
+import dagster as dg
+import polars as pl
+
+from accident_assets.resources import AssetStorage
+from accident_assets.serving import models
+from accident_assets.serving import predict as scoring
+
+FRANCE_FEATURES = dg.AssetKey(["france", "features"])
+NYC_FEATURES = dg.AssetKey(["nyc", "features"])
+
+
+def newest_partition(storage: AssetStorage, key: dg.AssetKey) -> str:
+    stored = storage.partitions(key)
+    if not stored:
+        raise dg.Failure(
+            f"{key.to_user_string()}: no stored partition to score; materialize it first"
+        )
+    return stored[-1]
+
+
+def _model_columns(model: models.ServedModel) -> list[pl.Expr]:
+    return [
+        pl.lit(model.version, pl.Utf8).alias("model_version"),
+        pl.lit(model.uri, pl.Utf8).alias("model_uri"),
+    ]
+
+
+def france_predictions_frame(model: models.ServedModel, features: pl.DataFrame) -> pl.DataFrame:
+    """ID columns, probability of "Priority", prediction and interpretation, the model used, and
+    the observed target when the partition has it."""
+    from accident_assets.france.features import ID_COLUMNS, TARGET
+
+    probability = scoring.france_probabilities(model.pipeline, features)
+    prediction = scoring.decide(probability, model.threshold)
+    keep = [*ID_COLUMNS, *([TARGET] if TARGET in features.columns else [])]
+    return features.select(keep).with_columns(
+        pl.Series("probability", probability, dtype=pl.Float64),
+        pl.Series("prediction", prediction, dtype=pl.Int8),
+        pl.Series(
+            "interpretation", [scoring.interpretation(int(p)) for p in prediction], dtype=pl.Utf8
+        ),
+        pl.lit(model.threshold, pl.Float64).alias("threshold"),
+        *_model_columns(model),
+    )
+
+
+def nyc_predictions_frame(
+    model: models.ServedModel, features: pl.DataFrame, day: dt.date, cells: list[str]
+) -> pl.DataFrame:
+    """Every cell-hour of ``day`` over ``cells`` (zeros included, as training sees them) with the
+    observed and the expected incidents and the model used."""
+    from accident_assets.nyc import features as nf
+
+    grid = nf.fill_zero_cell_hours(features, cells, [day])
+    expected = scoring.nyc_expected(model.pipeline, grid)
+    return grid.select("date", "hour", "cell", "borough", nf.TARGET).with_columns(
+        pl.Series("expected_incidents", expected, dtype=pl.Float64), *_model_columns(model)
+    )
+
+
+def _champion(context: dg.AssetExecutionContext, task: str) -> models.ServedModel | None:
+    try:
+        model = models.load_model(task)
+    except models.NoChampionError as exc:
+        context.log.warning(f"{task}/predictions skipped: {exc}")
+        return None
+    context.log.info(f"{task}: scoring with champion v{model.version} ({model.uri})")
+    return model
+
+
+@dg.asset(
+    key=["france_priority", "predictions"],
+    group_name="france_priority",
+    deps=[dg.AssetKey(["france_priority", "champion"]), FRANCE_FEATURES],
+    io_manager_key="parquet_io_manager",
+    output_required=False,
+    kinds={"polars", "mlflow"},
+    description=(
+        "The champion's predictions for the newest stored france/features year: probability of "
+        '"Priority", prediction at the champion\'s threshold, and the model version used.'
+    ),
+)
+def france_predictions(
+    context: dg.AssetExecutionContext, asset_storage: AssetStorage
+) -> Iterator[dg.Output[pl.DataFrame]]:
+    partition = newest_partition(asset_storage, FRANCE_FEATURES)
+    model = _champion(context, "france_priority")
+    if model is None:
+        return
+    features = asset_storage.read(FRANCE_FEATURES, [partition])[partition]
+    frame = france_predictions_frame(model, features)
+    context.log.info(f"france_priority/predictions: {frame.height} accidents of {partition}")
+    yield dg.Output(
+        frame,
+        metadata={
+            "scored_partition": partition,
+            "model_version": str(model.version),
+            "model_uri": model.uri,
+            "threshold": model.threshold,
+            "predicted_priority_rate": float(frame.get_column("prediction").mean() or 0.0),
+            "mean_probability": float(frame.get_column("probability").mean() or 0.0),
+        },
+    )
+
+
+def nyc_cells(storage: AssetStorage, model: models.ServedModel, newest: str) -> list[str]:
+    """The champion's cell universe (cells of the stored days it was trained on) plus the newest
+    day's cells, so that zero-incident cell-hours are scored as training saw them."""
+    from accident_assets.nyc.features import cell_universe
+
+    stored = set(storage.partitions(NYC_FEATURES))
+    keys = sorted({*(k for k in model.trained_on_partitions if k in stored), newest})
+    return cell_universe(pl.concat(list(storage.read(NYC_FEATURES, keys).values())))
+
+
+@dg.asset(
+    key=["nyc_incidents", "predictions"],
+    group_name="nyc_incidents",
+    deps=[dg.AssetKey(["nyc_incidents", "champion"]), NYC_FEATURES],
+    io_manager_key="parquet_io_manager",
+    output_required=False,
+    kinds={"polars", "mlflow"},
+    description=(
+        "The champion's expected incidents for every cell-hour of the newest stored nyc/features "
+        "day (cells: the champion's training universe), next to the observed incidents."
+    ),
+)
+def nyc_predictions(
+    context: dg.AssetExecutionContext, asset_storage: AssetStorage
+) -> Iterator[dg.Output[pl.DataFrame]]:
+    partition = newest_partition(asset_storage, NYC_FEATURES)
+    model = _champion(context, "nyc_incidents")
+    if model is None:
+        return
+    features = asset_storage.read(NYC_FEATURES, [partition])[partition]
+    cells = nyc_cells(asset_storage, model, partition)
+    frame = nyc_predictions_frame(model, features, dt.date.fromisoformat(partition), cells)
+    context.log.info(
+        f"nyc_incidents/predictions: {frame.height} cell-hours ({len(cells)} cells) of {partition}"
+    )
+    observed = int(frame.get_column("incidents").sum())
+    expected = float(frame.get_column("expected_incidents").sum())
+    yield dg.Output(
+        frame,
+        metadata={
+            "scored_partition": partition,
+            "model_version": str(model.version),
+            "model_uri": model.uri,
+            "cells": len(cells),
+            "observed_incidents": observed,
+            "expected_incidents": round(expected, 3),
+        },
+    )
+
+
+SERVING_ASSETS = [france_predictions, nyc_predictions]
