@@ -26,6 +26,7 @@ aggregates of a flat record are those of a one-user, one-vehicle accident.
 
 from __future__ import annotations
 
+import datetime
 import math
 from typing import Any
 
@@ -261,6 +262,7 @@ def is_full_record(record: dict[str, Any]) -> bool:
 def accidents_from_payload(records: list[dict[str, Any]]) -> pl.DataFrame:
     """Flat or full records -> ``france/accidents`` rows (no target) for :func:`build_features`."""
     carac, lieux, users, vehicles, overrides = [], [], [], [], []
+    full: set[int] = set()  # indices of full records, whose user/vehicle fields sit in lists
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise ValueError(f"record {index}: expected an object, got {type(record).__name__}")
@@ -268,6 +270,7 @@ def accidents_from_payload(records: list[dict[str, Any]]) -> pl.DataFrame:
         if is_full_record(record):
             acc, usr, veh = _full_record(index, record)
             override = {}
+            full.add(index)
         else:
             acc, usr, veh, override = _flat_record(index, record)
         acc["Num_Acc"] = num_acc
@@ -277,7 +280,7 @@ def accidents_from_payload(records: list[dict[str, Any]]) -> pl.DataFrame:
         vehicles.extend({**{c: v.get(c) for c in VEHICLE_FIELDS}, "Num_Acc": num_acc} for v in veh)
         overrides.append({"Num_Acc": num_acc, **override})
     tables = {
-        name: _typed(rows, name)
+        name: _typed(rows, name, full)
         for name, rows in (
             ("caracteristiques", carac),
             ("lieux", lieux),
@@ -287,6 +290,8 @@ def accidents_from_payload(records: list[dict[str, Any]]) -> pl.DataFrame:
     }
     for index, row in enumerate(tables["caracteristiques"].iter_rows(named=True)):
         _check_accident(index, row)
+    for name, table in tables.items():
+        _check_codes(name, table, full)
     year = tables["caracteristiques"].get_column("an")
     frame = transforms.merge_accidents(
         tables["caracteristiques"].with_columns(pl.col("an")),
@@ -368,7 +373,36 @@ def _full_record(index: int, record: dict[str, Any]) -> tuple[dict, list[dict], 
     return acc, users, vehicles
 
 
-def _typed(rows: list[dict[str, Any]], table: str) -> pl.DataFrame:
+_FIELD_PREFIX = {"usagers": "usagers[].", "vehicules": "vehicules[]."}
+
+
+def _field(table: str, name: str, index: int, full: set[int]) -> str:
+    """How the record names a field: 'catu' in a flat record, 'usagers[].catu' in a full one."""
+    return repr(
+        f"{_FIELD_PREFIX[table]}{name}" if index in full and table in _FIELD_PREFIX else name
+    )
+
+
+def _check_codes(table: str, frame: pl.DataFrame, full: set[int]) -> None:
+    """BAAC code ranges and required fields, as the raw tables' Pandera schema checks them."""
+    from accident_assets.checks import validate
+    from accident_assets.france.schemas import RAW_SCHEMAS  # schemas import this module
+
+    schema = RAW_SCHEMAS[table]
+    if table == "usagers":
+        schema = schema.update_column("grav", nullable=True)  # the outcome is not an input
+    failures = validate(schema, frame)
+    if failures is None:
+        return
+    case = failures.filter(pl.col("index").is_not_null()).row(0, named=True)
+    index = int(frame.get_column("Num_Acc")[int(case["index"])]) - 1
+    raise ValueError(
+        f"record {index}: field {_field(table, case['column'], index, full)} "
+        f"fails {case['check']} (got {case['failure_case']!r})"
+    )
+
+
+def _typed(rows: list[dict[str, Any]], table: str, full: set[int]) -> pl.DataFrame:
     schema = COLUMNS[table]
     strings = {c: pl.Utf8 for c in schema}
     text = pl.DataFrame(
@@ -384,9 +418,10 @@ def _typed(rows: list[dict[str, Any]], table: str) -> pl.DataFrame:
         bad = typed.get_column(name).is_null() & text.get_column(name).is_not_null()
         if bad.any():
             position = bad.arg_true()[0]
-            num = text.get_column("Num_Acc")[position]
+            index = int(text.get_column("Num_Acc")[position]) - 1
             raise ValueError(
-                f"record {int(num) - 1}: field {name!r} expects {dtype}, got {text.get_column(name)[position]!r}"
+                f"record {index}: field {_field(table, name, index, full)} expects "
+                f"{dtype}, got {text.get_column(name)[position]!r}"
             )
     return typed
 
@@ -415,8 +450,6 @@ def _check_accident(index: int, row: dict[str, Any]) -> None:
     ):
         raise ValueError(f"record {index}: field 'hrmn' must be 'HH:MM', got {hrmn!r}")
     try:
-        import datetime
-
         datetime.date(int(row["an"]), int(row["mois"]), int(row["jour"]))
     except (TypeError, ValueError):
         raise ValueError(

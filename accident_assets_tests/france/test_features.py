@@ -86,6 +86,11 @@ def test_temporal_parts():
     assert row["hour_sin"] == pytest.approx(math.sin(2 * math.pi * 23 / 24))
 
 
+def test_corsica_departements_as_numbers():
+    assert one_accident(dep="2A", com="2A004")["dep_code"].item() == 201
+    assert one_accident(dep="974", com="97411")["dep_code"].item() == 974
+
+
 def test_catv_is_regrouped_once():
     # Car (7) is group 2; regrouping twice (the reference's bug) made it 1, a two-wheeler.
     assert one_accident(catv=7)["catv_group"].item() == 2
@@ -193,6 +198,41 @@ def test_flat_record_equals_its_one_user_one_vehicle_accident():
         ({**REFERENCE_RECORD, "hour": 25}, r"record 1: field 'hrmn'"),
         ({**REFERENCE_RECORD, "jour": 31, "mois": 2}, r"record 1: fields 'jour', 'mois', 'an'"),
         ({**REFERENCE_RECORD, "nb_vehicules": 0}, r"record 1: field 'nb_vehicules'"),
+        (
+            {**REFERENCE_RECORD, "lum": 9},
+            r"record 1: field 'lum' fails in_range\(-1, 5\) \(got '9'\)",
+        ),
+        ({**REFERENCE_RECORD, "dep": "XX"}, r"record 1: field 'dep' fails str_matches"),
+        (
+            {
+                **{
+                    k: v
+                    for k, v in REFERENCE_RECORD.items()
+                    if k
+                    not in (
+                        "year_acc",
+                        "hour",
+                        "agg_",
+                        "victim_age",
+                        "nb_victim",
+                        "nb_vehicules",
+                        "place",
+                        "catu",
+                        "sexe",
+                        "secu1",
+                        "catv",
+                        "obsm",
+                        "motor",
+                    )
+                },
+                "an": 2021,
+                "hrmn": "10:00",
+                "agg": 2,
+                "usagers": [{"catu": 1}, {"catu": 9}],
+                "vehicules": [{"catv": 7}],
+            },
+            r"record 1: field 'usagers\[\]\.catu' fails in_range\(1, 3\)",
+        ),
         (
             {"jour": 1, "mois": 1, "an": 2021, "hrmn": "10:00", "usagers": [], "vehicules": [{}]},
             r"record 1: field 'usagers'",

@@ -124,3 +124,12 @@ def test_backend_from_environment(monkeypatch: pytest.MonkeyPatch, local_folder:
     monkeypatch.setenv("ACCIDENT_ASSETS_FRANCE_SOURCE", "ftp")
     with pytest.raises(ValueError, match="ACCIDENT_ASSETS_FRANCE_SOURCE='ftp'"):
         source_from_env()
+
+
+def test_sample_backend_regenerates_when_its_size_changes(state_home: Path):
+    small, smaller = FranceSource(sample_accidents=40), FranceSource(sample_accidents=30)
+    assert read_table(small.fetch(2022, "caracteristiques"), "caracteristiques", 2022).height == 40
+    assert (
+        read_table(smaller.fetch(2022, "caracteristiques"), "caracteristiques", 2022).height == 30
+    )
+    assert read_table(small.fetch(2022, "lieux"), "lieux", 2022).height == 40
