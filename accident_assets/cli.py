@@ -18,7 +18,12 @@ from tqdm import tqdm
 
 from accident_assets import settings
 
-app = typer.Typer(add_completion=False, help=__doc__)
+app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+
+
+@app.callback()
+def _commands() -> None:
+    """Keeps `run-all` a named subcommand (typer flattens a lone command)."""
 
 FRANCE_SAMPLE_YEARS = ["2021", "2022"]
 NYC_SAMPLE_START = dt.date(2023, 1, 1)
