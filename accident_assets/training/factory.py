@@ -377,7 +377,7 @@ def build_training_defs(spec: TaskSpec) -> dg.Definitions:
         context.log.info(
             f"{spec.name}: {'promote' if decision.promote else 'keep'} — {decision.reason}"
         )
-        version, previous = None, (current.version if current is not None else None)
+        version, previous = None, None
         if decision.promote:
             tags = {
                 "trained_on_partitions": ",".join(training_set.partitions),
@@ -399,7 +399,7 @@ def build_training_defs(spec: TaskSpec) -> dg.Definitions:
             "champion_score": current_score,
             "champion_version": version
             if decision.promote
-            else (current.version if current else None),
+            else (str(current.version) if current is not None else None),
             "previous_champion_version": previous,
             "metric": spec.primary_metric,
         }

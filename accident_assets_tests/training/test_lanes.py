@@ -1,0 +1,134 @@
+"""Both training jobs on the sample data, end to end, as the main command runs them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import mlflow
+import numpy as np
+import polars as pl
+import pytest
+
+from accident_assets.training.factory import op_name
+from accident_assets.training.metrics import baseline_f1
+from accident_assets.training.mlflow_config import configure_mlflow
+from accident_assets.training.tasks import FRANCE, NYC, TaskSpec
+from accident_assets_tests.training.lanes import (
+    build_defs,
+    ingest_france,
+    ingest_nyc,
+    quick_run_config,
+)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("training_lanes")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ACCIDENT_ASSETS_HOME", str(home))
+        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+        (home / "dagster").mkdir()
+        ingest_france()
+        ingest_nyc(dt.date(2023, 1, 1), dt.date(2023, 1, 21))
+        defs = build_defs()
+        instance = dg.DagsterInstance.ephemeral()
+        results = {}
+        for task, config in (
+            (FRANCE, quick_run_config(FRANCE)),
+            (NYC, quick_run_config(NYC, validation_days=7)),
+        ):
+            results[task.name] = defs.resolve_job_def(task.job_name).execute_in_process(
+                instance=instance, run_config=config
+            )
+        yield home, defs, instance, results
+
+
+def _output(result: dg.ExecuteInProcessResult, task: TaskSpec, *path: str):
+    return result.output_for_node(op_name(task.key(*path)))
+
+
+def test_both_jobs_end_with_a_champion_and_no_running_mlflow_run(trained):
+    home, *_, results = trained
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ACCIDENT_ASSETS_HOME", str(home))
+        client = configure_mlflow()
+        for task in (FRANCE, NYC):
+            assert results[task.name].success
+            decision = _output(results[task.name], task, "champion")
+            assert decision["promoted"], decision
+            version = client.get_model_version_by_alias(task.name, "champion")
+            assert version.tags["trained_on_partitions"]
+            assert version.tags["feature_fingerprint"]
+            run = client.get_run(version.run_id)
+            assert set(task.metrics) <= set(run.data.metrics)
+            assert run.data.tags["dagster_run_id"] == results[task.name].run_id
+            experiment = client.get_experiment_by_name(task.name)
+            runs = client.search_runs([experiment.experiment_id], max_results=500)
+            assert runs and all(r.info.status == "FINISHED" for r in runs)
+            # trials are nested under their study
+            assert any("mlflow.parentRunId" in r.data.tags for r in runs)
+
+
+def test_every_french_model_beats_the_naive_classifiers(trained):
+    _, _, _, results = trained
+    result = results[FRANCE.name]
+    ts = _output(result, FRANCE, "training_set")
+    naive = baseline_f1(ts.holdout.get_column(FRANCE.target).to_numpy())
+    bar = max(naive["all_positive"], naive["stratified"], naive["majority"])
+    comparison: pl.DataFrame = _output(result, FRANCE, "model_comparison")
+    assert set(comparison["model"]) == set(FRANCE.candidates)
+    assert (comparison["f1"] > bar).all(), (bar, comparison.select("model", "variant", "f1").rows())
+
+
+def test_best_nyc_model_beats_the_seasonal_mean(trained):
+    _, _, _, results = trained
+    comparison: pl.DataFrame = _output(results[NYC.name], NYC, "model_comparison")
+    baseline = comparison.filter(pl.col("model") == "seasonal_mean")["rmse"].item()
+    best = comparison.row(0, named=True)
+    assert best["model"] != "seasonal_mean" and best["rmse"] < baseline
+    assert comparison.height == len(NYC.candidates) + 3
+
+
+def test_rerun_on_the_same_data_keeps_the_champion(trained):
+    home, defs, instance, _ = trained
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ACCIDENT_ASSETS_HOME", str(home))
+        client = configure_mlflow()
+        before = client.get_model_version_by_alias(NYC.name, "champion").version
+        rerun = defs.resolve_job_def(NYC.job_name).execute_in_process(
+            instance=instance,
+            asset_selection=[NYC.key("champion")],
+        )
+        decision = _output(rerun, NYC, "champion")
+        assert not decision["promoted"]
+        assert decision["candidate_score"] == pytest.approx(decision["champion_score"])
+        assert client.get_model_version_by_alias(NYC.name, "champion").version == before
+
+
+def test_champion_loaded_from_the_registry_predicts_like_the_logged_candidate(trained):
+    home, _, _, results = trained
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ACCIDENT_ASSETS_HOME", str(home))
+        configure_mlflow()
+        for task in (FRANCE, NYC):
+            ts = _output(results[task.name], task, "training_set")
+            best = _output(results[task.name], task, "model_comparison").row(0, named=True)
+            X, _ = task.xy(ts.holdout.head(200))
+            registered = mlflow.sklearn.load_model(f"models:/{task.name}@champion")
+            logged = mlflow.sklearn.load_model(best["model_uri"])
+            np.testing.assert_allclose(task.predict(registered, X), task.predict(logged, X))
+            assert list(X.columns) == task.feature_columns
+
+
+def test_comparison_file_and_plots_metadata(trained):
+    home, _, instance, _ = trained
+    for task in (FRANCE, NYC):
+        assert (Path(home) / "storage" / task.name / "model_comparison.parquet").exists()
+        event = instance.get_latest_materialization_event(task.key("model_fits", "xgboost"))
+        metadata = event.asset_materialization.metadata
+        assert any(k.startswith("plot_") for k in metadata)
+        assert metadata["plot_feature_importance"].value.startswith(
+            "![feature_importance](data:image/png;base64,"
+        )

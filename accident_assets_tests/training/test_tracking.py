@@ -1,0 +1,57 @@
+"""No MLflow run is left RUNNING, whether a fit raises or a step dies between open and close."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from mlflow.tracking import MlflowClient
+
+from accident_assets.training.mlflow_config import configure_mlflow
+from accident_assets.training.tracking import MlflowTracking
+
+
+def _statuses(client: MlflowClient, experiment: str) -> list[str]:
+    exp = client.get_experiment_by_name(experiment)
+    return [r.info.status for r in client.search_runs([exp.experiment_id])]
+
+
+def test_run_that_raises_ends_failed(state_home: Path):
+    tracking = MlflowTracking()
+    with pytest.raises(RuntimeError), tracking.start_run("t", "boom", {"k": "v"}):
+        raise RuntimeError("fit failed")
+    assert _statuses(configure_mlflow(), "t") == ["FAILED"]
+
+
+def test_hook_end_run_terminates_runs_left_open(state_home: Path):
+    """What ``end_mlflow_on_run_finished`` calls when a step failed outside our context managers."""
+    tracking = MlflowTracking()
+    opened = tracking.start_run("t2", "left open", {})
+    opened.__enter__()
+    assert _statuses(configure_mlflow(), "t2") == ["RUNNING"]
+    tracking.end_run(status="FAILED")
+    assert _statuses(configure_mlflow(), "t2") == ["FAILED"]
+
+
+def test_failed_fit_asset_leaves_no_running_run(state_home: Path):
+    from accident_assets_tests.training.lanes import build_defs, ingest_france
+
+    ingest_france(years=("2021",), accidents=300)
+    defs = build_defs()
+    job = defs.resolve_job_def("france_training_job")
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        # A forest with zero trees raises inside fit, after the MLflow run was opened.
+        run_config=dg.RunConfig(
+            ops={"france_priority__model_fits__random_forest": {"config": {"n_estimators": 0}}}
+        ),
+        asset_selection=[
+            dg.AssetKey(["france_priority", "training_set"]),
+            dg.AssetKey(["france_priority", "model_fits", "random_forest"]),
+        ],
+    )
+    assert not result.success
+    statuses = _statuses(configure_mlflow(), "france_priority")
+    assert statuses and "RUNNING" not in statuses and "FAILED" in statuses
