@@ -236,23 +236,44 @@ ACCIDENT_FIELDS = list(COLUMNS["caracteristiques"]) + [
 ]
 USER_FIELDS = [c for c in COLUMNS["usagers"] if c != "Num_Acc"]
 VEHICLE_FIELDS = [c for c in COLUMNS["vehicules"] if c != "Num_Acc"]
-_SERVING_ID = 0
+MAX_COUNT = 1000  # victims or vehicles in one accident
 
 
 def normalize_flat_record(record: dict[str, Any]) -> dict[str, Any]:
-    """Map the reference's aliases (year_acc, agg_, int_, hour, victim_age) to BAAC names."""
+    """Map the reference's aliases (year_acc, agg_, int_, hour, victim_age) to BAAC names.
+
+    Raises ValueError naming the alias when it cannot be converted (``hour`` "x")."""
     out = {k: v for k, v in record.items() if k not in FLAT_RECORD_ALIASES}
     for alias, name in FLAT_RECORD_ALIASES.items():
         if alias not in record or out.get(name) is not None:
             continue
         value = record[alias]
-        if alias == "hour":
-            value = f"{int(value):02d}:00"
-        elif alias == "victim_age":
-            year = out.get("an", record.get("year_acc"))
-            value = None if value is None or year is None else int(year) - int(value)
+        try:
+            if alias == "hour" and value is not None:
+                value = f"{_whole(value):02d}:00"
+            elif alias == "victim_age" and value is not None:
+                year = out.get("an")
+                if year is not None:
+                    try:
+                        year = _whole(year)
+                    except (TypeError, ValueError):
+                        field = "an" if "an" in record else "year_acc"
+                        raise ValueError(
+                            f"field {field!r} must be a whole number, got {year!r}"
+                        ) from None
+                    value = year - _whole(value)
+        except (TypeError, ValueError) as err:
+            if str(err).startswith("field "):
+                raise
+            raise ValueError(f"field {alias!r} must be a whole number, got {value!r}") from None
         out[name] = value
     return out
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(value)
+    return int(value)
 
 
 def is_full_record(record: dict[str, Any]) -> bool:
@@ -316,7 +337,10 @@ def accidents_from_payload(records: list[dict[str, Any]]) -> pl.DataFrame:
 
 
 def _flat_record(index: int, record: dict[str, Any]) -> tuple[dict, list[dict], list[dict], dict]:
-    record = normalize_flat_record(record)
+    try:
+        record = normalize_flat_record(record)
+    except ValueError as err:
+        raise ValueError(f"record {index}: {err}") from None
     unknown = sorted(set(record) - set(FLAT_RECORD_FIELDS))
     if unknown:
         raise ValueError(f"record {index}: unknown field(s) {unknown}")
@@ -334,8 +358,14 @@ def _flat_record(index: int, record: dict[str, Any]) -> tuple[dict, list[dict], 
     vehicle = {c: values.get(c) for c in VEHICLE_FIELDS if c in values}
     vehicle.update(id_vehicule="serving", num_veh="A01")
     for name in ("nb_victim", "nb_vehicules"):
-        if not isinstance(values[name], int) or values[name] < 1:
-            raise ValueError(f"record {index}: field {name!r} must be a positive integer")
+        value = values[name]
+        if isinstance(value, float) and value.is_integer():
+            value = values[name] = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
+            raise ValueError(
+                f"record {index}: field {name!r} must be an integer from 1 to {MAX_COUNT}, "
+                f"got {value!r}"
+            )
     override = {"nb_victim": values["nb_victim"], "nb_vehicules": values["nb_vehicules"]}
     return acc, [user], [vehicle], override
 
@@ -352,6 +382,14 @@ def _full_record(index: int, record: dict[str, Any]) -> tuple[dict, list[dict], 
     for name in ("jour", "mois", "an", "hrmn"):
         if acc.get(name) is None:
             raise ValueError(f"record {index}: field {name!r} is required")
+    for name, rows, fields in (
+        ("usagers", users, USER_FIELDS),
+        ("vehicules", vehicles, VEHICLE_FIELDS),
+    ):
+        for j, row in enumerate(rows):
+            extra = sorted(set(row) - set(fields))
+            if extra:
+                raise ValueError(f"record {index}: unknown field(s) {extra} in {name}[{j}]")
     vehicles = [
         {"id_vehicule": str(i), "num_veh": f"{chr(65 + i % 26)}01", **v}
         for i, v in enumerate(vehicles)
