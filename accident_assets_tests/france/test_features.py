@@ -203,6 +203,27 @@ def test_flat_record_equals_its_one_user_one_vehicle_accident():
             r"record 1: field 'lum' fails in_range\(-1, 5\) \(got '9'\)",
         ),
         ({**REFERENCE_RECORD, "dep": "XX"}, r"record 1: field 'dep' fails str_matches"),
+        ({**REFERENCE_RECORD, "hour": "noon"}, r"record 1: field 'hour' must be a whole number"),
+        (
+            {**REFERENCE_RECORD, "year_acc": "x"},
+            r"record 1: field 'year_acc' must be a whole number",
+        ),
+        (
+            {**REFERENCE_RECORD, "nb_victim": 10**6},
+            r"record 1: field 'nb_victim' must be an integer from 1 to 1000",
+        ),
+        ({**REFERENCE_RECORD, "dep": {"a": 1}}, r"record 1: field 'dep' fails"),
+        (
+            {
+                "jour": 1,
+                "mois": 1,
+                "an": 2021,
+                "hrmn": "10:00",
+                "usagers": [{"catu": 1, "wings": 2}],
+                "vehicules": [{"catv": 7}],
+            },
+            r"record 1: unknown field\(s\) \['wings'\] in usagers\[0\]",
+        ),
         (
             {
                 **{
