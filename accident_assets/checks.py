@@ -1,6 +1,6 @@
 """Pandera schemas run as Dagster asset checks, with failure cases shown in the UI."""
 
-from __future__ import annotations
+from collections.abc import Mapping
 
 import dagster as dg
 import pandera.polars as pa
@@ -44,26 +44,52 @@ def check_result(
 
 
 def pandera_check(
-    asset: dg.AssetsDefinition,
-    schema: pa.DataFrameSchema | type[pa.DataFrameModel],
+    asset: dg.AssetsDefinition | dg.AssetSpec,
+    schema: pa.DataFrameSchema,
     *,
     blocking: bool,
 ) -> dg.AssetChecksDefinition:
-    """One asset check that validates the materialized partition (or table) against ``schema``."""
-    schema_name = getattr(schema, "name", None) or getattr(schema, "__name__", "schema")
+    """One asset check that validates what was materialized against ``schema``.
+
+    Takes an asset or one spec of a multi-asset. In a run over several partitions (a single-run
+    backfill) the input is ``{partition_key: frame}``: every partition is validated and each
+    failure case names its partition.
+    """
     key = asset.key
 
     @dg.asset_check(
-        asset=asset,
+        asset=key,
         name=f"{key.path[-1]}_schema",
         blocking=blocking,
         partitions_def=asset.partitions_def,
-        description=f"Pandera schema {schema_name}",
+        description=f"Pandera schema {schema.name}",
     )
-    def _check(frame: pl.DataFrame) -> dg.AssetCheckResult:
-        return check_result(schema_name, frame, validate(schema, frame))
+    def _check(context: dg.AssetCheckExecutionContext, frame) -> dg.AssetCheckResult:
+        if isinstance(frame, Mapping):
+            frames = frame
+        else:
+            frames = {context.partition_key if context.has_partition_key else "": frame}
+        failures = failures_by_partition(schema, frames)
+        whole = pl.concat(list(frames.values()), how="diagonal_relaxed")
+        result = check_result(schema.name, whole, failures)
+        return dg.AssetCheckResult(
+            passed=result.passed,
+            severity=result.severity,
+            metadata={**result.metadata, "partitions": len(frames)},
+        )
 
     return _check
+
+
+def failures_by_partition(
+    schema: pa.DataFrameSchema, frames: Mapping[str, pl.DataFrame]
+) -> pl.DataFrame | None:
+    found = []
+    for key, frame in sorted(frames.items()):
+        failures = validate(schema, frame)
+        if failures is not None:
+            found.append(failures.select(pl.lit(key).alias("partition"), pl.all()))
+    return pl.concat(found, how="diagonal") if found else None
 
 
 def markdown_table(frame: pl.DataFrame) -> str:

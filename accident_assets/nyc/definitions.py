@@ -3,9 +3,9 @@
 
 import dagster as dg
 
+from accident_assets.checks import pandera_check
 from accident_assets.nyc import schemas
 from accident_assets.nyc.assets import NYC_ASSETS, crashes, features, raw_crashes
-from accident_assets.nyc.checks import partitioned_pandera_check as pandera_check
 from accident_assets.nyc.jobs import nyc_ingest_job
 from accident_assets.nyc.sensors import nyc_new_days_sensor
 from accident_assets.nyc.sources import source_from_env
