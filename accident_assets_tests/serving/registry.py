@@ -190,9 +190,12 @@ def register(
             os.environ["MLFLOW_TRACKING_URI"] = saved_env
 
 
-def full_accident_record(num_acc: int) -> dict[str, Any]:
-    """One accident of the sample tables as the API's full-accident JSON (users, vehicles)."""
-    t = france_tables()
+def full_accident_record(
+    num_acc: int, tables: dict[str, pl.DataFrame] | None = None
+) -> dict[str, Any]:
+    """One accident of the four BAAC tables (default: this module's sample year) as the API's
+    full-accident JSON, with its lists of users and vehicles."""
+    t = tables if tables is not None else france_tables()
 
     def rows(table: str) -> list[dict[str, Any]]:
         frame = t[table].filter(pl.col("Num_Acc") == num_acc).drop("Num_Acc")
