@@ -25,7 +25,9 @@ from accident_assets.serving import schemas
 from accident_assets.serving.models import (
     TASKS,
     ChampionCache,
+    ModelNotFoundError,
     NoChampionError,
+    RegistryUnavailableError,
     ServedModel,
 )
 
@@ -34,7 +36,10 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
 PREDICT_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.ErrorResponse, "description": "the body cannot be decoded"},
-    503: {"model": schemas.ErrorResponse, "description": "no champion model yet"},
+    503: {
+        "model": schemas.ErrorResponse,
+        "description": "no champion model yet, or the MLflow registry is unreachable",
+    },
 }
 
 
@@ -91,6 +96,15 @@ def create_app(cache: ChampionCache | None = None) -> FastAPI:
     async def _no_champion(request: Request, exc: NoChampionError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": str(exc)})
 
+    @app.exception_handler(RegistryUnavailableError)
+    async def _no_registry(request: Request, exc: RegistryUnavailableError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(exc)})
+
+    @app.exception_handler(ModelNotFoundError)
+    async def _unloadable(request: Request, exc: ModelNotFoundError) -> JSONResponse:
+        # The alias points at a version whose artifacts cannot be loaded: nothing to serve.
+        return JSONResponse(status_code=503, content={"detail": str(exc)})
+
     @app.get("/health", response_model=schemas.Health, tags=["service"])
     def health() -> dict[str, Any]:
         """Liveness, and which champion version each task has in memory (no registry call)."""
@@ -104,7 +118,7 @@ def create_app(cache: ChampionCache | None = None) -> FastAPI:
             try:
                 info = champions.get(task).info()
                 out.append({"task": task, "champion": info, "error": None})
-            except NoChampionError as exc:
+            except (NoChampionError, RegistryUnavailableError, ModelNotFoundError) as exc:
                 out.append({"task": task, "champion": None, "error": str(exc)})
         return {"models": out}
 

@@ -117,10 +117,14 @@ def predict(
         records = schemas.france_records(_validated(schemas.FRANCE_REQUEST, payload, file))
     else:
         points = schemas.nyc_points(_validated(schemas.NYC_REQUEST, payload, file))
+    from mlflow.exceptions import MlflowException
+
     try:
         model = models.load_model(task.value, version=model_version, uri=model_uri)
     except (models.NoChampionError, models.ModelNotFoundError) as exc:
         raise _fail(str(exc), EXIT_NO_MODEL) from exc
+    except MlflowException as exc:
+        raise _fail(f"MLflow registry unavailable: {exc.message}", EXIT_NO_MODEL) from exc
     try:
         if france:
             france_out = scoring.score_france(model, records)

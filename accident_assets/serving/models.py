@@ -8,6 +8,7 @@ the ``sklearn`` flavor: the served object is the very pipeline training fitted a
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
 import time
@@ -17,6 +18,8 @@ from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+
+log = logging.getLogger(__name__)
 
 TASKS: tuple[str, ...] = ("france_priority", "nyc_incidents")
 CHAMPION_ALIAS = "champion"
@@ -42,6 +45,10 @@ class NoChampionError(LookupError):
 
 class ModelNotFoundError(LookupError):
     """A model version or URI asked for explicitly does not exist or cannot be loaded."""
+
+
+class RegistryUnavailableError(RuntimeError):
+    """The MLflow registry cannot be reached and no model is loaded to fall back on."""
 
 
 def refresh_seconds_from_env() -> float:
@@ -285,14 +292,26 @@ class ChampionCache:
             return self._check(task)
 
     def _check(self, task: str) -> ServedModel:
-        client = self._mlflow()
         try:
+            client = self._mlflow()
             ref = champion_ref(client, task)
         except NoChampionError:
             # A removed alias means nothing is promoted any more: stop serving the old model.
             self._models.pop(task, None)
             self._checked.pop(task, None)
             raise
+        except Exception as exc:
+            # The registry is unreachable for now: keep serving what is loaded, ask again later.
+            if task not in self._models:
+                raise RegistryUnavailableError(f"MLflow registry unavailable: {exc}") from exc
+            log.warning(
+                "%s: cannot check the champion alias (%s); serving v%s",
+                task,
+                exc,
+                self._models[task].version,
+            )
+            self._checked[task] = self._clock()
+            return self._models[task]
         current = self._models.get(task)
         if current is None or current.version != ref.version:
             self._models[task] = load(client, ref)
@@ -306,7 +325,7 @@ class ChampionCache:
             with self._lock:
                 try:
                     versions[name] = self._check(name).version
-                except NoChampionError:
+                except (NoChampionError, RegistryUnavailableError):
                     versions[name] = None
         return versions
 

@@ -210,3 +210,32 @@ def _flat_features(record: dict):
     records = schemas.france_records(schemas.FRANCE_REQUEST.validate_python(record))
     frame = ff.build_features(ff.accidents_from_payload(records))
     return frame.select(ff.FEATURE_COLUMNS).to_pandas()
+
+
+def test_registry_outage_keeps_serving_the_loaded_champion(mlflow_uri: str) -> None:
+    from accident_assets.serving.api import create_app
+    from accident_assets.serving.server import serve_in_thread
+
+    db = Path(mlflow_uri.removeprefix("sqlite:///"))
+    with serve_in_thread(create_app(ChampionCache(refresh_seconds=0))) as url:
+        body = example("france_flat_record.json")
+        before = requests.post(f"{url}/v1/france_priority/predict", json=body, timeout=TIMEOUT)
+        assert before.status_code == 200
+        db.write_bytes(b"this is not a database any more" * 100)
+        during = requests.post(f"{url}/v1/france_priority/predict", json=body, timeout=TIMEOUT)
+        assert during.status_code == 200, during.text
+        assert during.json()["predictions"] == before.json()["predictions"]
+
+
+def test_unreachable_registry_with_nothing_loaded_is_503(empty_mlflow: str) -> None:
+    from accident_assets.serving.api import create_app
+    from accident_assets.serving.server import serve_in_thread
+
+    Path(empty_mlflow.removeprefix("sqlite:///")).write_bytes(b"not a database" * 100)
+    with serve_in_thread(create_app(ChampionCache(refresh_seconds=0))) as url:
+        response = requests.post(
+            f"{url}/v1/nyc_incidents/predict", json=example("nyc_points.json"), timeout=TIMEOUT
+        )
+        assert response.status_code == 503
+        assert "MLflow registry unavailable" in response.json()["detail"]
+        assert requests.get(f"{url}/v1/models", timeout=TIMEOUT).status_code == 200
