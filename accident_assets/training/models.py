@@ -127,19 +127,31 @@ class ParamRange(dg.Config):
 
 
 class SeasonalMeanRegressor(RegressorMixin, BaseEstimator):
-    """Mean target per (``keys``) in training, falling back to coarser keys, then the global mean."""
+    """Mean training target per (cell, weekday, hour): the NYC reference's baseline.
 
-    def __init__(self, keys: Sequence[str] = ("cell", "weekday", "hour")) -> None:
-        self.keys = keys
+    A combination unseen in training falls back to the mean per (cell, hour), then per cell, then
+    the global mean, so the baseline answers every row (e.g. a weekday absent from a short
+    training window).
+    """
+
+    def __init__(
+        self,
+        levels: Sequence[Sequence[str]] = (
+            ("cell", "weekday", "hour"),
+            ("cell", "hour"),
+            ("cell",),
+        ),
+    ) -> None:
+        self.levels = levels
 
     def fit(self, X: pd.DataFrame, y: Any) -> SeasonalMeanRegressor:
-        frame = X[list(self.keys)].copy()
+        frame = X.copy()
         frame["__y"] = np.asarray(y, dtype=float)
         self.global_mean_ = float(frame["__y"].mean())
-        self.tables_ = []
-        for n in range(len(self.keys), 0, -1):
-            keys = list(self.keys)[:n]
-            self.tables_.append((keys, frame.groupby(keys, observed=True)["__y"].mean()))
+        self.tables_ = [
+            (list(keys), frame.groupby(list(keys), observed=True)["__y"].mean())
+            for keys in self.levels
+        ]
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -150,11 +162,8 @@ class SeasonalMeanRegressor(RegressorMixin, BaseEstimator):
             missing = np.isnan(out)
             if not missing.any():
                 break
-            index = (
-                pd.MultiIndex.from_frame(X.loc[missing, keys])
-                if len(keys) > 1
-                else X.loc[missing, keys[0]]
-            )
+            rows = X.loc[missing, keys]
+            index = pd.MultiIndex.from_frame(rows) if len(keys) > 1 else rows[keys[0]]
             out[missing] = table.reindex(index).to_numpy()
         out[np.isnan(out)] = self.global_mean_
         return out
