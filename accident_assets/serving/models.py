@@ -220,7 +220,8 @@ def load(client: MlflowClient, ref: ModelRef) -> ServedModel:
         except MlflowException:
             pass
     tags = {**run_tags, **dict(ref.version_tags)}
-    threshold = _first(THRESHOLD_KEYS, ref.version_tags, params, run_tags)
+    # Training logs the threshold it scored with as a metric of the run (0.5 unless tuned).
+    threshold = _first(THRESHOLD_KEYS, ref.version_tags, params, run_tags, metrics)
     resolution = _first(H3_RESOLUTION_KEYS, ref.version_tags, params, run_tags)
     if resolution is None and ref.task == "nyc_incidents":
         resolution = _input_example_resolution(ref.uri)

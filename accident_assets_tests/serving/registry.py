@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -162,7 +163,9 @@ def register(
                 task, artifact_location=(registry.root / "artifacts" / task).as_uri()
             )
         )
-        with mlflow.start_run(experiment_id=experiment_id):
+        with mlflow.start_run(experiment_id=experiment_id), warnings.catch_warnings():
+            # MLflow's hint that integer columns cannot hold missing values: ours never do.
+            warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
             mlflow.log_metrics(metrics or {})
             mlflow.log_params(params or {})
             mlflow.set_tags(tags or {})
