@@ -66,7 +66,7 @@ def france_features(records: list[dict[str, Any]]) -> pl.DataFrame:
         accidents = ff.accidents_from_payload(records)
     except PayloadError:
         raise
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError) as exc:
         raise PayloadError(str(exc), _loc_of(exc)) from exc
     return ff.build_features(accidents)
 
