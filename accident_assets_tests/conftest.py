@@ -60,3 +60,11 @@ def moto_s3(monkeypatch: pytest.MonkeyPatch):
         yield client
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_uri_stays_in_its_test(monkeypatch: pytest.MonkeyPatch):
+    """``mlflow.set_tracking_uri`` also exports MLFLOW_TRACKING_URI; undo that after each test so
+    one test's store never leaks into the next."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
