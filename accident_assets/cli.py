@@ -25,6 +25,7 @@ app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 def _commands() -> None:
     """Keeps `run-all` a named subcommand (typer flattens a lone command)."""
 
+
 FRANCE_SAMPLE_YEARS = ["2021", "2022"]
 NYC_SAMPLE_START = dt.date(2023, 1, 1)
 

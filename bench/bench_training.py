@@ -108,7 +108,7 @@ def _train(task_name: str, trials: int, executor: str, queue: multiprocessing.Qu
     else:
         target = _nyc_multiprocess_job if task_name == "nyc_incidents" else _france_multiprocess_job
         with dg.execute_job(
-            dg.reconstructable(target), instance=instance, run_config=config
+            dg.reconstructable(target), instance=instance, run_config=config.to_config_dict()
         ) as result:
             ok = result.success
     wall = time.perf_counter() - started
@@ -163,8 +163,10 @@ def main() -> None:
         queue = ctx.Queue()
         child = ctx.Process(target=_train, args=(task, args.trials, args.executor, queue))
         child.start()
-        report = queue.get()
         child.join()
+        if queue.empty():
+            sys.exit(f"{task}: the training child process failed (exit code {child.exitcode})")
+        report = queue.get()
         print(
             f"\n## {task}: job {'succeeded' if report['success'] else 'FAILED'} in "
             f"{report['wall_s']:.1f} s, peak RSS {report['peak_rss_mb']:.0f} MB, "
