@@ -6,16 +6,12 @@ import dagster as dg
 from accident_assets.checks import pandera_check
 from accident_assets.france import schemas
 from accident_assets.france.assets import FRANCE_ASSETS, RAW_SPECS, accidents, features
-from accident_assets.france.checks import spec_pandera_check
 from accident_assets.france.jobs import france_ingest_job
 from accident_assets.france.sensors import france_new_release_sensor
 from accident_assets.france.sources import source_from_env
 
 FRANCE_CHECKS = [
-    *(
-        spec_pandera_check(spec, schemas.RAW_SCHEMAS[t], blocking=True)
-        for t, spec in RAW_SPECS.items()
-    ),
+    *(pandera_check(spec, schemas.RAW_SCHEMAS[t], blocking=True) for t, spec in RAW_SPECS.items()),
     pandera_check(accidents, schemas.ACCIDENTS, blocking=True),
     pandera_check(features, schemas.FEATURES, blocking=False),
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from importlib.metadata import version
 from pathlib import Path
@@ -104,16 +105,20 @@ def log_frame(frame: pd.DataFrame, name: str) -> None:
 def log_model(pipeline: Any, X: pd.DataFrame, predict: Any) -> str:
     """Log the fitted pipeline with signature and input example; returns its model URI."""
     example = X.head(5)
-    info = mlflow.sklearn.log_model(
-        pipeline,
-        name="model",
-        signature=infer_signature(example, predict(pipeline, example)),
-        input_example=example,
-        pip_requirements=PIP_REQUIREMENTS,
-        # skops cannot serialize every estimator here (Cython trees, xgboost boosters); the
-        # registry is ours and written only by training, so (cloud)pickle is acceptable.
-        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
-    )
+    with warnings.catch_warnings():
+        # Serving builds its frames with the same feature code, so an integer column never
+        # arrives with missing values; MLflow's hint about that would only be noise in every run.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        info = mlflow.sklearn.log_model(
+            pipeline,
+            name="model",
+            signature=infer_signature(example, predict(pipeline, example)),
+            input_example=example,
+            pip_requirements=PIP_REQUIREMENTS,
+            # skops cannot serialize every estimator here (Cython trees, xgboost boosters); the
+            # registry is ours and written only by training, so (cloud)pickle is acceptable.
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+        )
     return info.model_uri
 
 
