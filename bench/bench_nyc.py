@@ -1,6 +1,6 @@
 """Benchmark of the NYC lane: ingest + clean + features, one day and a month.
 
-    .venv/bin/python bench/bench_nyc.py [--write docs/benchmarks_nyc.md]
+    .venv/bin/python bench/bench_nyc.py    # prints a markdown section for docs/benchmarks.md
 
 Each scenario runs in a fresh spawned process (peak RSS is that process's high-water mark,
 imports included; ``baseline`` is imports plus one warm-up day) with its own temporary
@@ -156,8 +156,7 @@ SCENARIOS = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", type=Path, help="write the markdown report here")
-    args = parser.parse_args()
+    parser.parse_args()
     ctx = mp.get_context("spawn")
     results = []
     for name in SCENARIOS:
@@ -192,7 +191,7 @@ def main() -> None:
         [
             "## NYC lane: ingest + clean + features",
             "",
-            "Command: `.venv/bin/python bench/bench_nyc.py --write docs/benchmarks_nyc.md`",
+            "Command: `.venv/bin/python bench/bench_nyc.py`",
             f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"{platform.system()} {platform.release()}; run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.",
             "",
@@ -204,37 +203,10 @@ def main() -> None:
             f"({single - pure_day:.3f} s overhead per partition). Hence the single-run backfill "
             "policy: a month is one command and one run.",
             "",
-            "Notes: `pure` scenarios call the asset functions directly (fetch, raw_frame, "
-            "clean_crashes, build_features). `dagster` scenarios include the Parquet writes, the "
-            "three Pandera checks and event logging (ephemeral instance, in-process executor), "
-            "after one warm-up run. Each figure is the best of 3 repetitions. The loopback Socrata scenario pages 100 rows per request plus "
-            "one count request per day. Peak RSS is the high-water mark of a fresh process, imports included "
-            "(`baseline` = imports and one warm-up day).",
-            "",
-            "Backfill a month in one command (one run, every asset step handling all days):",
-            "",
-            "```",
-            "dagster job execute -m accident_assets.definitions -j nyc_ingest_job \\",
-            '  --tags \'{"dagster/asset_partition_range_start": "2023-02-01", '
-            '"dagster/asset_partition_range_end": "2023-02-28"}\'',
-            "```",
-            "",
-            "Measured by hand on the same machine (wall time, including process start and "
-            "loading every lane's definitions): that command takes about 6.5 s for 28 sample "
-            'days, and about 4 s for one day with `--tags \'{"dagster/partition": '
-            '"2023-01-05"}\'`. `dagster asset materialize -m accident_assets.definitions '
-            "--select 'group:nyc' --partition-range 2023-02-01...2023-02-28` also works in one "
-            "run but takes about 24 s, because it uses the default multiprocess executor (one "
-            "process per step); the job pins `in_process_executor`.",
-            "",
-            "The machine is shared with other engineers' test runs while measuring; repeated "
-            "runs of this script vary by about ±30 %.",
             "",
         ]
     )
     print(report)
-    if args.write:
-        args.write.write_text(report)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,10 @@ from accident_assets_tests.training.lanes import (
     quick_run_config,
 )
 
+# One worker trains both lanes once for the whole module; under --dist loadgroup the other worker
+# would otherwise repeat the module fixture (two trainings competing for two cores).
+pytestmark = pytest.mark.xdist_group("training_lanes")
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory):
