@@ -28,10 +28,25 @@ def decide(
     greater_is_better: bool,
     margin: float,
     floor: float | None = None,
+    champion_error: str | None = None,
+    replace_unscorable: bool = False,
 ) -> Decision:
     """Promote only a candidate above the floor and better than the champion by ``margin``
     (relative). Equal or worse never wins; with no champion, the first candidate above the floor
-    does."""
+    does.
+
+    ``champion_error`` says why the current champion could not be scored on the holdout (e.g. it
+    was trained on other feature columns, or the registry failed). Then nothing shows the
+    candidate is better, so the champion stays unless ``replace_unscorable`` says otherwise.
+    """
+    if champion_error is not None and not replace_unscorable:
+        return Decision(
+            False,
+            f"the champion cannot be scored on this holdout ({champion_error}); kept — set "
+            "replace_unscorable_champion to let a candidate replace it",
+            candidate,
+            None,
+        )
     if math.isnan(candidate):
         return Decision(False, "candidate score is NaN", candidate, champion)
     if floor is not None:

@@ -39,6 +39,9 @@ class ChampionConfig(dg.Config):
     margin: float = 0.001
     # Negative means the task's default floor (France 0.65, NYC none).
     floor: float = -1.0
+    # A champion that cannot score the new holdout (e.g. trained on other feature columns) is
+    # kept unless this is set, after a human has decided the old model may go.
+    replace_unscorable_champion: bool = False
 
 
 def _dagster_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
@@ -358,14 +361,13 @@ def build_training_defs(spec: TaskSpec) -> dg.Definitions:
         X, y = spec.xy(training_set.holdout)
         candidate_score = score_model(spec, best["model_uri"], X, y)
         current = rules.current_champion(client, spec.name)
-        current_score = None
+        current_score, current_error = None, None
         if current is not None:
             try:
                 current_score = score_model(spec, f"models:/{spec.name}@{rules.CHAMPION}", X, y)
-            except Exception as err:  # a champion from older features cannot read this holdout
-                context.log.warning(
-                    f"{spec.name}: champion v{current.version} cannot score this holdout: {err}"
-                )
+            except Exception as err:  # whatever the cause, an unscored champion is not beaten
+                current_error = f"v{current.version}: {type(err).__name__}: {err}"
+                context.log.warning(f"{spec.name}: champion cannot score this holdout: {err}")
         floor = spec.floor if config.floor < 0 else config.floor
         decision = rules.decide(
             candidate_score,
@@ -373,6 +375,8 @@ def build_training_defs(spec: TaskSpec) -> dg.Definitions:
             greater_is_better=spec.greater_is_better,
             margin=config.margin,
             floor=floor,
+            champion_error=current_error,
+            replace_unscorable=config.replace_unscorable_champion,
         )
         context.log.info(
             f"{spec.name}: {'promote' if decision.promote else 'keep'} — {decision.reason}"

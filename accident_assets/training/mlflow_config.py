@@ -31,17 +31,17 @@ def artifact_location() -> str:
     return str(settings.mlflow_root() / "artifacts")
 
 
-def configure_mlflow() -> MlflowClient:
-    """Point this process's MLflow (tracking and registry) at the platform's store."""
-    uri = tracking_uri()
+def configure_mlflow(uri: str | None = None) -> MlflowClient:
+    """Point this process's MLflow (tracking and registry) at ``uri``, by default the platform's
+    store; the fluent API (``mlflow.start_run``, ``log_model``) follows it."""
+    uri = uri or tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def ensure_experiment(name: str) -> str:
+def ensure_experiment(client: MlflowClient, name: str) -> str:
     """The experiment id of ``name``, created with an artifact location under the state dir."""
-    client = configure_mlflow()
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id

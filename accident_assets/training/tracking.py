@@ -49,11 +49,7 @@ class MlflowTracking(dg.ConfigurableResource):
         self._dagster_run_id = context.run_id
 
     def client(self) -> MlflowClient:
-        if self.tracking_uri:
-            mlflow.set_tracking_uri(self.tracking_uri)
-            mlflow.set_registry_uri(self.tracking_uri)
-            return MlflowClient(self.tracking_uri, self.tracking_uri)
-        return mlflow_config.configure_mlflow()
+        return mlflow_config.configure_mlflow(self.tracking_uri or None)
 
     @contextlib.contextmanager
     def start_run(
@@ -64,8 +60,7 @@ class MlflowTracking(dg.ConfigurableResource):
         nested: bool = False,
     ) -> Iterator[mlflow.ActiveRun]:
         """A run that ends FINISHED, or FAILED if the block raises; never left RUNNING."""
-        self.client()
-        experiment_id = mlflow_config.ensure_experiment(experiment)
+        experiment_id = mlflow_config.ensure_experiment(self.client(), experiment)
         with mlflow.start_run(
             experiment_id=experiment_id, run_name=run_name, tags=dict(tags), nested=nested
         ) as run:

@@ -50,6 +50,34 @@ def test_better_by_the_margin_wins_in_both_directions():
     assert not decide(float("nan"), None).promote
 
 
+def test_a_champion_that_cannot_be_scored_is_kept_unless_replacement_is_allowed():
+    kept = rules.decide(
+        0.9, None, greater_is_better=True, margin=0.001, champion_error="v3: KeyError: 'lum'"
+    )
+    assert not kept.promote
+    assert "v3: KeyError: 'lum'" in kept.reason and "replace_unscorable_champion" in kept.reason
+    replaced = rules.decide(
+        0.9,
+        None,
+        greater_is_better=True,
+        margin=0.001,
+        floor=0.65,
+        champion_error="v3: KeyError: 'lum'",
+        replace_unscorable=True,
+    )
+    assert replaced.promote
+    below_floor = rules.decide(
+        0.5,
+        None,
+        greater_is_better=True,
+        margin=0.001,
+        floor=0.65,
+        champion_error="v3: KeyError: 'lum'",
+        replace_unscorable=True,
+    )
+    assert not below_floor.promote
+
+
 def _frame(n: int, seed: int) -> pl.DataFrame:
     """Rows with the France feature columns; priority depends on two of them."""
     rng = np.random.default_rng(seed)

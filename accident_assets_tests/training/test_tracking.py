@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 from mlflow.tracking import MlflowClient
 
+from accident_assets import settings
 from accident_assets.training.mlflow_config import configure_mlflow
 from accident_assets.training.tracking import MlflowTracking
 
@@ -55,3 +56,12 @@ def test_failed_fit_asset_leaves_no_running_run(state_home: Path):
     assert not result.success
     statuses = _statuses(configure_mlflow(), "france_priority")
     assert statuses and "RUNNING" not in statuses and "FAILED" in statuses
+
+
+def test_explicit_tracking_uri_is_where_runs_go(state_home: Path, tmp_path: Path):
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    with MlflowTracking(tracking_uri=elsewhere).start_run("t3", "run", {}):
+        pass
+    assert _statuses(MlflowClient(elsewhere), "t3") == ["FINISHED"]
+    default_store = MlflowClient(f"sqlite:///{settings.mlflow_root() / 'mlflow.db'}")
+    assert default_store.get_experiment_by_name("t3") is None
