@@ -19,15 +19,16 @@ from typing import Any
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from accident_assets.training.champion import CHAMPION
+from accident_assets.training.metrics import CLASSIFICATION_THRESHOLD
+
 log = logging.getLogger(__name__)
 
 TASKS: tuple[str, ...] = ("france_priority", "nyc_incidents")
-CHAMPION_ALIAS = "champion"
 REFRESH_ENV = "ACCIDENT_ASSETS_CHAMPION_REFRESH_SECONDS"
 DEFAULT_REFRESH_SECONDS = 10.0
-DEFAULT_THRESHOLD = 0.5
 # Where training may record the decision threshold and the H3 resolution (first hit wins).
-THRESHOLD_KEYS = ("threshold", "decision_threshold", "classification_threshold")
+THRESHOLD_KEYS = ("threshold",)
 H3_RESOLUTION_KEYS = ("h3_resolution",)
 
 
@@ -38,7 +39,7 @@ class NoChampionError(LookupError):
         self.task = task
         message = (
             f"no champion model for task {task!r} yet: the registered model {task!r} has no "
-            f"{CHAMPION_ALIAS!r} alias (run the {task} training job first)"
+            f"{CHAMPION!r} alias (run the {task} training job first)"
         )
         super().__init__(f"{message}; {detail}" if detail else message)
 
@@ -125,7 +126,7 @@ def _not_found(exc: MlflowException) -> bool:
 def champion_ref(client: MlflowClient, task: str) -> ModelRef:
     """The version the ``champion`` alias points at; NoChampionError when there is none."""
     try:
-        mv = client.get_model_version_by_alias(check_task(task), CHAMPION_ALIAS)
+        mv = client.get_model_version_by_alias(check_task(task), CHAMPION)
     except MlflowException as exc:
         if _not_found(exc):
             raise NoChampionError(task) from exc
@@ -220,7 +221,7 @@ def load(client: MlflowClient, ref: ModelRef) -> ServedModel:
         except MlflowException:
             pass
     tags = {**run_tags, **dict(ref.version_tags)}
-    # Training logs the threshold it scored with as a metric of the run (0.5 unless tuned).
+    # Training logs the threshold its metrics were computed at as a metric of the run.
     threshold = _first(THRESHOLD_KEYS, ref.version_tags, params, run_tags, metrics)
     resolution = _first(H3_RESOLUTION_KEYS, ref.version_tags, params, run_tags)
     if resolution is None and ref.task == "nyc_incidents":
@@ -232,7 +233,7 @@ def load(client: MlflowClient, ref: ModelRef) -> ServedModel:
         version=ref.version,
         run_id=run_id,
         pipeline=pipeline,
-        threshold=float(threshold) if threshold is not None else DEFAULT_THRESHOLD,
+        threshold=float(threshold) if threshold is not None else CLASSIFICATION_THRESHOLD,
         metrics=metrics,
         trained_on_partitions=[p.strip() for p in partitions.split(",") if p.strip()],
         tags=tags,

@@ -390,6 +390,7 @@ def build_training_defs(spec: TaskSpec) -> dg.Definitions:
                 "variant": best["variant"],
                 spec.primary_metric: str(candidate_score),
                 "dagster_run_id": context.run_id,
+                **spec.feature_tags(training_set.train),
             }
             version, previous = rules.promote(
                 client, spec.name, best["model_uri"], best["mlflow_run_id"], tags

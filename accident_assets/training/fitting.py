@@ -19,6 +19,7 @@ import polars as pl
 from sklearn.model_selection import train_test_split
 
 from accident_assets.training import models, plots
+from accident_assets.training.metrics import CLASSIFICATION_THRESHOLD
 from accident_assets.training.tasks import TaskSpec, TrainingSet
 from accident_assets.training.tracking import MlflowTracking, as_params, log_model, log_png
 
@@ -47,7 +48,9 @@ def diagnostic_plots(
 ) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     if spec.kind == "classification":
-        out["confusion_matrix"] = plots.confusion_matrix(y, predicted, threshold=0.5)
+        out["confusion_matrix"] = plots.confusion_matrix(
+            y, predicted, threshold=CLASSIFICATION_THRESHOLD
+        )
         if len(np.unique(y)) == 2:
             out["roc_pr_curves"] = plots.roc_pr_curves(y, predicted)
     else:

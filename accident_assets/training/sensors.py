@@ -15,7 +15,7 @@ import dagster as dg
 
 from accident_assets.resources import AssetStorage
 from accident_assets.training import champion as rules
-from accident_assets.training.tasks import TaskSpec
+from accident_assets.training.tasks import SplitConfig, TaskSpec
 from accident_assets.training.tracking import MlflowTracking
 
 
@@ -59,7 +59,7 @@ def champion_partitions(tracking: MlflowTracking, task: str) -> list[str] | None
 
 def build_retrain_sensor(spec: TaskSpec, minimum_interval_seconds: int = 60) -> dg.SensorDefinition:
     # Training needs the validation window plus a day (NYC) or one year (France).
-    min_total = 15 if spec.kind == "regression" else 1
+    min_total = SplitConfig().validation_days + 1 if spec.kind == "regression" else 1
 
     @dg.sensor(
         name=f"{spec.name}_retrain_sensor",

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import dagster as dg
+import h3
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -62,12 +63,13 @@ class TaskSpec:
     greater_is_better: bool
     metrics: tuple[str, ...]
     candidates: Mapping[str, models.ModelKind]
-    promotion_margin: float = 0.001
     floor: float | None = None
     # New feature partitions since the champion's that warrant a retrain.
     retrain_min_new_partitions: int = 1
     top_k: int = 3
-    plots_extra: tuple[str, ...] = field(default=())
+    # Facts about the features a served model must know (e.g. the H3 resolution of NYC cells),
+    # recorded as tags of the registered version.
+    feature_tags: Callable[[pl.DataFrame], dict[str, str]] = lambda frame: {}
 
     @property
     def feature_columns(self) -> list[str]:
@@ -96,9 +98,6 @@ class TaskSpec:
         if self.kind == "classification":
             return classification_metrics(y, predicted)
         return regression_metrics(y, predicted)
-
-    def better(self, a: float, b: float) -> bool:
-        return a > b if self.greater_is_better else a < b
 
 
 def fingerprint(frames: Mapping[str, pl.DataFrame]) -> str:
@@ -174,6 +173,11 @@ def assemble_nyc(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     return nyc_features.fill_zero_cell_hours(observed, cells, [_day(k) for k in frames])
 
 
+def nyc_feature_tags(frame: pl.DataFrame) -> dict[str, str]:
+    cells = frame.get_column("cell").drop_nulls()
+    return {"h3_resolution": str(h3.get_resolution(cells[0]))} if len(cells) else {}
+
+
 def split_nyc(
     frame: pl.DataFrame, partitions: tuple[str, ...], config: SplitConfig
 ) -> tuple[pl.DataFrame, pl.DataFrame, str]:
@@ -226,6 +230,7 @@ NYC = TaskSpec(
     metrics=("rmse", "mae", "poisson_deviance"),
     candidates=models.NYC_MODELS,
     retrain_min_new_partitions=7,
+    feature_tags=nyc_feature_tags,
 )
 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in (FRANCE, NYC)}

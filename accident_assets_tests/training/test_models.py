@@ -11,7 +11,13 @@ import pytest
 
 from accident_assets.training.metrics import baseline_f1, classification_metrics, regression_metrics
 from accident_assets.training.models import SeasonalMeanRegressor
-from accident_assets.training.tasks import SplitConfig, fingerprint, split_france, split_nyc
+from accident_assets.training.tasks import (
+    SplitConfig,
+    fingerprint,
+    nyc_feature_tags,
+    split_france,
+    split_nyc,
+)
 
 
 def test_seasonal_mean_falls_back_to_coarser_means():
@@ -56,3 +62,11 @@ def test_fingerprint_changes_with_content_not_with_order():
     a, b = pl.DataFrame({"x": [1, 2]}), pl.DataFrame({"x": [3]})
     assert fingerprint({"1": a, "2": b}) == fingerprint({"2": b, "1": a})
     assert fingerprint({"1": a, "2": b}) != fingerprint({"1": a, "2": pl.DataFrame({"x": [4]})})
+
+
+def test_nyc_models_record_the_h3_resolution_of_their_cells():
+    import h3
+
+    cells = [None, h3.latlng_to_cell(40.75, -73.98, 8)]
+    assert nyc_feature_tags(pl.DataFrame({"cell": cells})) == {"h3_resolution": "8"}
+    assert nyc_feature_tags(pl.DataFrame({"cell": []}, schema={"cell": pl.Utf8})) == {}
