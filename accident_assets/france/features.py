@@ -27,11 +27,11 @@ aggregates of a flat record are those of a one-user, one-vehicle accident.
 from __future__ import annotations
 
 import datetime
-import math
 from typing import Any
 
 import polars as pl
 
+from accident_assets.features import cyclic_encoding
 from accident_assets.france import transforms
 from accident_assets.france.reader import COLUMNS
 
@@ -90,11 +90,6 @@ def _group(col: str, mapping: dict[int, int]) -> pl.Expr:
     )
 
 
-def _cyclic(expr: pl.Expr, period: int, name: str) -> list[pl.Expr]:
-    angle = expr.cast(pl.Float64) * (2 * math.pi / period)
-    return [angle.sin().alias(f"{name}_sin"), angle.cos().alias(f"{name}_cos")]
-
-
 def dep_code(dep: pl.Expr) -> pl.Expr:
     """Département as a number, Corsica 2A/2B -> 201/202 as the reference does."""
     return (
@@ -135,9 +130,9 @@ def build_features(accidents: pl.DataFrame) -> pl.DataFrame:
         ((pl.col("month") % 12 + 3) // 3).cast(pl.Int16).alias("season"),
     )
     out = staged.with_columns(
-        *_cyclic(pl.col("hour"), 24, "hour"),
-        *_cyclic(pl.col("month"), 12, "month"),
-        *_cyclic(pl.col("day_of_week"), 7, "day_of_week"),
+        *cyclic_encoding("hour", 24),
+        *cyclic_encoding("month", 12),
+        *cyclic_encoding("day_of_week", 7),
         pl.col("__age").fill_null(UNKNOWN).alias("victim_age"),
         pl.when(pl.col("__age").is_null())
         .then(UNKNOWN)
@@ -177,13 +172,12 @@ def build_features(accidents: pl.DataFrame) -> pl.DataFrame:
 
 # --- serving ---------------------------------------------------------------------------------
 
-# The French reference's flat record: one user and one vehicle of an accident, with the accident
-# and place fields, plus the accident's victim and vehicle counts. Name -> (type, default); a
+# The French reference's flat record: one user and one vehicle of an accident, then the place and
+# accident fields, then the accident's victim and vehicle counts. Name -> (type, default); a
 # default of ``...`` means required (pydantic's convention, so serving can build its model with
 # ``pydantic.create_model(**FLAT_RECORD_FIELDS)``). The optional ones default as in the
 # reference's ``prepare_input_for_feature_engineering``.
 FLAT_RECORD_FIELDS: dict[str, tuple[type, Any]] = {
-    # user
     "place": (int, ...),
     "catu": (int, ...),
     "grav": (int | None, None),  # ignored for prediction
@@ -193,12 +187,10 @@ FLAT_RECORD_FIELDS: dict[str, tuple[type, Any]] = {
     "locp": (int, 0),
     "actp": (str, "0"),
     "etatp": (int, 0),
-    # vehicle
     "catv": (int, ...),
     "obs": (int, 0),
     "obsm": (int, ...),
     "motor": (int, ...),
-    # place (lieux)
     "catr": (int, ...),
     "v1": (int, 0),
     "circ": (int, ...),
@@ -210,7 +202,6 @@ FLAT_RECORD_FIELDS: dict[str, tuple[type, Any]] = {
     "infra": (int, 0),
     "situ": (int, ...),
     "vma": (int, ...),
-    # accident (caracteristiques)
     "jour": (int, ...),
     "mois": (int, ...),
     "an": (int, ...),  # or year_acc

@@ -100,26 +100,27 @@ def user_ages(usagers: pl.DataFrame, year_of: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _count_where(condition: pl.Expr, name: str) -> pl.Expr:
+    """Rows of the group where ``condition`` holds (a null condition counts as false)."""
+    return condition.fill_null(False).sum().cast(pl.Int16).alias(name)
+
+
 def aggregate_users(users: pl.DataFrame) -> pl.DataFrame:
     """Per-accident user counts and age statistics (``users`` carries ``age``); no ``grav``."""
-
-    def count(cond: pl.Expr, name: str) -> pl.Expr:
-        return cond.fill_null(False).sum().cast(pl.Int16).alias(name)
-
     age = pl.col("age")
     return users.group_by("Num_Acc").agg(
         pl.len().cast(pl.Int16).alias("nb_victim"),
-        count(pl.col("catu") == 1, "nb_drivers"),
-        count(pl.col("catu") == 2, "nb_passengers"),
-        count(pl.col("catu") == 3, "nb_pedestrians"),
-        count(age < ADULT_AGE, "nb_minors"),
-        count(age >= SENIOR_AGE, "nb_seniors"),
-        count(age.is_null(), "nb_age_unknown"),
-        count(pl.col("sexe") == 1, "nb_male"),
-        count(pl.col("sexe") == 2, "nb_female"),
-        count(pl.col("secu1") == 0, "nb_no_safety"),
-        count(pl.col("secu1").is_in([1, 3]), "nb_belt"),  # belt or child seat
-        count(pl.col("secu1") == 2, "nb_helmet"),
+        _count_where(pl.col("catu") == 1, "nb_drivers"),
+        _count_where(pl.col("catu") == 2, "nb_passengers"),
+        _count_where(pl.col("catu") == 3, "nb_pedestrians"),
+        _count_where(age < ADULT_AGE, "nb_minors"),
+        _count_where(age >= SENIOR_AGE, "nb_seniors"),
+        _count_where(age.is_null(), "nb_age_unknown"),
+        _count_where(pl.col("sexe") == 1, "nb_male"),
+        _count_where(pl.col("sexe") == 2, "nb_female"),
+        _count_where(pl.col("secu1") == 0, "nb_no_safety"),
+        _count_where(pl.col("secu1").is_in([1, 3]), "nb_belt"),  # belt or child seat
+        _count_where(pl.col("secu1") == 2, "nb_helmet"),
         age.min().alias("age_min"),
         age.max().alias("age_max"),
         age.mean().alias("age_mean"),
@@ -127,20 +128,20 @@ def aggregate_users(users: pl.DataFrame) -> pl.DataFrame:
 
 
 def aggregate_vehicles(vehicules: pl.DataFrame) -> pl.DataFrame:
-    def count(cond: pl.Expr, name: str) -> pl.Expr:
-        return cond.fill_null(False).sum().cast(pl.Int16).alias(name)
-
     catv = pl.col("catv")
     classified = [code for codes in VEHICLE_CLASSES.values() for code in codes]
     return vehicules.group_by("Num_Acc").agg(
         pl.len().cast(pl.Int16).alias("nb_vehicules"),
-        *(count(catv.is_in(codes), f"nb_veh_{name}") for name, codes in VEHICLE_CLASSES.items()),
-        count(~catv.is_in(classified), "nb_veh_other"),
-        count(pl.col("motor").is_in(ELECTRIC_MOTOR), "nb_veh_electric"),
-        count(pl.col("obs").is_in(FIXED_OBSTACLES), "nb_obs_fixed"),
-        count(pl.col("obsm") == 1, "nb_obsm_pedestrian"),
-        count(pl.col("obsm").is_in([2, 4]), "nb_obsm_vehicle"),
-        count(pl.col("obsm").is_in([5, 6]), "nb_obsm_animal"),
+        *(
+            _count_where(catv.is_in(codes), f"nb_veh_{name}")
+            for name, codes in VEHICLE_CLASSES.items()
+        ),
+        _count_where(~catv.is_in(classified), "nb_veh_other"),
+        _count_where(pl.col("motor").is_in(ELECTRIC_MOTOR), "nb_veh_electric"),
+        _count_where(pl.col("obs").is_in(FIXED_OBSTACLES), "nb_obs_fixed"),
+        _count_where(pl.col("obsm") == 1, "nb_obsm_pedestrian"),
+        _count_where(pl.col("obsm").is_in([2, 4]), "nb_obsm_vehicle"),
+        _count_where(pl.col("obsm").is_in([5, 6]), "nb_obsm_animal"),
     )
 
 

@@ -9,12 +9,12 @@ without a shapefile). Nothing here is fitted; encoders live in the training pipe
 from __future__ import annotations
 
 import datetime as dt
-import math
 from functools import cache
 
 import holidays
 import polars as pl
 
+from accident_assets.features import cyclic_encoding
 from accident_assets.nyc import geo
 
 TARGET = "incidents"
@@ -56,11 +56,6 @@ def holiday_dates(years: set[int]) -> list[dt.date]:
     return sorted(d for y in years for d in _holiday_dates(y))
 
 
-def _cyclic(column: str, period: float, name: str, offset: int = 0) -> list[pl.Expr]:
-    angle = (pl.col(column).cast(pl.Float64) - offset) * (2 * math.pi / period)
-    return [angle.sin().alias(f"{name}_sin"), angle.cos().alias(f"{name}_cos")]
-
-
 def add_feature_columns(frame: pl.DataFrame) -> pl.DataFrame:
     """Add the calendar and centroid features to rows keyed by ``cell``, ``date``, ``hour``."""
     years = set(frame.get_column("date").dt.year().unique().drop_nulls().to_list())
@@ -76,9 +71,9 @@ def add_feature_columns(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("date").is_in(holiday_dates(years)).cast(pl.Int8).alias("is_holiday"),
     )
     return out.with_columns(
-        *_cyclic("hour", 24, "hour"),
-        *_cyclic("weekday", 7, "weekday"),
-        *_cyclic("month", 12, "month", offset=1),
+        *cyclic_encoding("hour", 24),
+        *cyclic_encoding("weekday", 7),
+        *cyclic_encoding("month", 12, offset=1),
     )
 
 
@@ -103,19 +98,6 @@ def build_features(crashes: pl.DataFrame) -> pl.DataFrame:
 def _finish(frame: pl.DataFrame) -> pl.DataFrame:
     out = add_feature_columns(frame.with_columns(pl.col("incidents").cast(pl.Int32)))
     return out.select(COLUMNS).sort("date", "hour", "cell")
-
-
-def empty_features() -> pl.DataFrame:
-    empty = pl.DataFrame(
-        schema={
-            "date": pl.Date,
-            "hour": pl.Int8,
-            "cell": pl.Utf8,
-            "borough": pl.Utf8,
-            "incidents": pl.Int32,
-        }
-    )
-    return _finish(empty)
 
 
 def cell_universe(features: pl.DataFrame) -> list[str]:
