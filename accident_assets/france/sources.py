@@ -26,12 +26,11 @@ from typing import Literal
 import dagster as dg
 import requests
 from dagster_aws.s3 import S3Resource
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from accident_assets import settings
 from accident_assets.france import sample
 from accident_assets.france.reader import TABLES, default_filename
+from accident_assets.http_session import retrying_session
 
 SOURCE_ENV = "ACCIDENT_ASSETS_FRANCE_SOURCE"
 FOLDER_ENV = "ACCIDENT_ASSETS_FRANCE_FOLDER"
@@ -52,20 +51,21 @@ class FranceSourceError(FileNotFoundError):
 
 
 class FranceSource(dg.ConfigurableResource):
-    """The four BAAC files of a year, as bytes, from the configured backend."""
+    """The four BAAC files of a year, as bytes, from the configured backend.
+
+    Each backend reads its own fields: ``folder`` (local); ``s3``, ``bucket``, ``prefix`` (s3);
+    ``base_url``, ``timeout_seconds`` (http); ``sample_*`` (sample). ``file_names`` maps
+    ``"<table>-<year>"`` to a file name for any backend but the sample.
+    """
 
     backend: Literal["sample", "local", "s3", "http"] = "sample"
-    # local
     folder: str = ""
-    # s3
     s3: S3Resource | None = None
     bucket: str = ""
     prefix: str = "accidents"
-    # http
     base_url: str = ""
     file_names: dict[str, str] = {}  # noqa: RUF012  (pydantic copies defaults)
     timeout_seconds: float = 60.0
-    # sample
     sample_folder: str = ""
     sample_years: list[int] = list(sample.DEFAULT_YEARS)  # noqa: RUF012
     sample_accidents: int = sample.DEFAULT_ACCIDENTS
@@ -169,15 +169,7 @@ class FranceSource(dg.ConfigurableResource):
         return f"{self.base_url.rstrip('/')}/{name}"
 
     def _fetch_http(self, name: str, where: str) -> bytes:
-        with requests.Session() as session:
-            retry = Retry(
-                total=3,
-                backoff_factor=0.5,
-                status_forcelist=(429, 500, 502, 503, 504),
-                respect_retry_after_header=True,
-            )
-            session.mount("http://", HTTPAdapter(max_retries=retry))
-            session.mount("https://", HTTPAdapter(max_retries=retry))
+        with retrying_session(retries=3, backoff_factor=0.5) as session:
             try:
                 response = session.get(self._url(name), timeout=self.timeout_seconds)
             except requests.RequestException as err:

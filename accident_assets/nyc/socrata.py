@@ -18,11 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util import Retry
+
+from accident_assets.http_session import retrying_session
 
 DEFAULT_URL = "https://data.cityofnewyork.us/resource/h9gi-nx95.json"
-RETRY_STATUSES = (429, 500, 502, 503, 504)
 log = logging.getLogger(__name__)
 
 
@@ -37,29 +36,6 @@ class IncompleteDayError(SocrataError):
 def day_where(day: dt.date) -> str:
     following = day + dt.timedelta(days=1)
     return f"crash_date >= '{day.isoformat()}T00:00:00' AND crash_date < '{following.isoformat()}T00:00:00'"
-
-
-def build_session(retries: int, backoff_factor: float, app_token: str | None) -> requests.Session:
-    retry = Retry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=frozenset({"GET"}),
-        backoff_factor=backoff_factor,
-        backoff_max=60,
-        respect_retry_after_header=True,
-        raise_on_status=True,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["Accept"] = "application/json"
-    if app_token:
-        session.headers["X-App-Token"] = app_token
-    return session
 
 
 class SocrataClient:
@@ -79,7 +55,10 @@ class SocrataClient:
         self.base_url = base_url
         self.page_size = page_size
         self.timeout = timeout
-        self.session = build_session(retries, backoff_factor, app_token)
+        headers = {"Accept": "application/json"}
+        if app_token:
+            headers["X-App-Token"] = app_token
+        self.session = retrying_session(retries, backoff_factor, headers)
         self.on_page = on_page or log.debug
 
     def __repr__(self) -> str:  # never shows the token
