@@ -45,7 +45,10 @@ def _job(name: str) -> dg.JobDefinition:
 def _execute(name: str, instance: dg.DagsterInstance, **kwargs) -> None:
     result = _job(name).execute_in_process(instance=instance, raise_on_error=False, **kwargs)
     if not result.success:
-        raise typer.Exit(f"{name} {kwargs or ''} failed: see run {result.run_id} in the Dagster UI")
+        typer.echo(
+            f"{name} {kwargs or ''} failed: see run {result.run_id} in the Dagster UI", err=True
+        )
+        raise typer.Exit(code=1)
 
 
 @app.command("run-all")

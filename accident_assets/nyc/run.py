@@ -1,4 +1,5 @@
-"""Ingest a range of NYC days from Python in ONE in-process run (the lead's ``run-all`` uses it).
+"""Ingest a range of NYC days from Python in ONE in-process run (tests and benchmarks use it;
+``accident-assets run-all`` launches ``nyc_ingest_job`` instead, as a user would from the UI).
 
     from accident_assets.nyc.run import ingest_days
     ingest_days(date(2023, 1, 1), date(2023, 1, 28))          # sample source, ./var state
