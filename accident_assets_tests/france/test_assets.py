@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -146,9 +147,9 @@ def test_bad_input_fails_clearly_and_keeps_the_good_partition(
     corrupt(local_folder)
     result = run(source, "2021")
     assert not result.success
-    assert any(
-        __import__("re").search(message, line) for line in failure_text(result).splitlines()
-    ), failure_text(result)[:2000]
+    assert any(re.search(message, line) for line in failure_text(result).splitlines()), (
+        failure_text(result)[:2000]
+    )
     assert snapshot("2021") == before
 
 

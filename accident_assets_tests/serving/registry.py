@@ -19,10 +19,8 @@ from typing import Any
 import mlflow
 import numpy as np
 import polars as pl
-from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OrdinalEncoder
 
 from accident_assets.france import features as ff
 from accident_assets.france import sample as france_sample
@@ -30,6 +28,7 @@ from accident_assets.france import transforms as france_transforms
 from accident_assets.nyc import features as nf
 from accident_assets.nyc import sample as nyc_sample
 from accident_assets.nyc import transforms as nyc_transforms
+from accident_assets.training.models import tree_encoding
 
 FRANCE_YEAR = 2021
 FRANCE_ACCIDENTS = 500
@@ -74,26 +73,13 @@ def nyc_training_frame() -> pl.DataFrame:
     return nf.fill_zero_cell_hours(observed, nf.cell_universe(observed), nyc_days())
 
 
-def _encoding(categorical: list[str], numeric: list[str]) -> ColumnTransformer:
-    return ColumnTransformer(
-        [
-            (
-                "categorical",
-                OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
-                categorical,
-            ),
-            ("numeric", "passthrough", numeric),
-        ]
-    )
-
-
 def fit_france(seed: int = 0, n_estimators: int = 30) -> tuple[Pipeline, Any]:
     frame = france_features()
     X = frame.select(ff.FEATURE_COLUMNS).to_pandas()
     y = frame.get_column(ff.TARGET).to_numpy()
     pipeline = Pipeline(
         [
-            ("encode", _encoding(ff.CATEGORICAL_FEATURES, ff.NUMERIC_FEATURES)),
+            ("encode", tree_encoding(ff.CATEGORICAL_FEATURES, ff.NUMERIC_FEATURES)),
             (
                 "model",
                 RandomForestClassifier(
@@ -111,7 +97,7 @@ def fit_nyc(seed: int = 0) -> tuple[Pipeline, Any]:
     y = frame.get_column(nf.TARGET).to_numpy()
     pipeline = Pipeline(
         [
-            ("encode", _encoding(nf.CATEGORICAL_FEATURES, nf.NUMERIC_FEATURES)),
+            ("encode", tree_encoding(nf.CATEGORICAL_FEATURES, nf.NUMERIC_FEATURES)),
             (
                 "model",
                 RandomForestRegressor(
