@@ -12,13 +12,13 @@ import argparse
 import multiprocessing
 import os
 import platform
-import resource
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
+from _common import peak_rss_mb
 from tqdm import tqdm
 
 from accident_assets.france import sample
@@ -110,7 +110,7 @@ def main() -> None:
             for _ in tqdm(range(args.repeats), desc="raw -> features", unit="run")
         ]
         # Read before the Dagster run, which adds its own imports and instance.
-        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak_mb = peak_rss_mb()
         dagster_run = run_dagster(folder, args.year) if args.dagster else None
 
     best = min(runs, key=lambda r: r["total"])
@@ -134,7 +134,7 @@ def main() -> None:
             f"{seconds:.2f} s, {best['accidents'] / seconds:,.0f} accidents/s"
         )
     print(
-        f"peak memory of raw -> features: max RSS {peak_rss_mb:,.0f} MiB (after imports, before reading: {baseline_mb:,.0f} MiB)"
+        f"peak memory of raw -> features: max RSS {peak_mb:,.0f} MiB (after imports, before reading: {baseline_mb:,.0f} MiB)"
     )
 
 

@@ -17,18 +17,15 @@ import datetime as dt
 import multiprocessing as mp
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _common import peak_rss_mb
+
 REPEATS = 3
 JANUARY = [dt.date(2023, 1, 1) + dt.timedelta(days=i) for i in range(31)]
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _pure(days: list[dt.date], fetch) -> int:
@@ -137,7 +134,7 @@ def scenario(name: str) -> dict:
         "seconds": seconds,
         "rows_per_s": rows / seconds if seconds and rows else 0.0,
         "s_per_partition": seconds / partitions,
-        "peak_mb": _peak_mb(),
+        "peak_mb": peak_rss_mb(),
     }
 
 

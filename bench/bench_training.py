@@ -19,13 +19,13 @@ import datetime as dt
 import multiprocessing
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
+from _common import peak_rss_mb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -129,7 +129,7 @@ def _train(task_name: str, trials: int, executor: str, queue: multiprocessing.Qu
             "task": task_name,
             "success": ok,
             "wall_s": wall,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb": peak_rss_mb(),
             "rows": rows,
             "train_rows": ts.train.height,
             "holdout_rows": ts.holdout.height,
