@@ -98,13 +98,12 @@ def _summary(seconds: float) -> str:
         metrics = client.get_run(version.run_id).data.metrics
         shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()))
         lines.append(f"  {task}: version {version.version} ({shown})")
-    home = settings.state_home()
     lines += [
         "",
         "Where to look:",
         "  Dagster UI:   make dev        -> http://127.0.0.1:3000 (runs, asset metadata, checks, plots)",
         "  MLflow UI:    make mlflow-ui  -> http://127.0.0.1:5000 (runs, plots, registry)",
-        f"  Comparisons:  {home / 'storage'}/<task>/model_comparison.parquet",
+        f"  Comparisons:  {settings.storage_root()}/<task>/model_comparison.parquet",
         "  Predictions:  make api, or .venv/bin/predict --task france_priority examples/france_flat_record.json",
     ]
     return "\n".join(lines)

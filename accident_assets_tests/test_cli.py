@@ -1,18 +1,41 @@
-from types import SimpleNamespace
+"""`accident-assets run-all`, the README's main command, as a user runs it."""
 
-import pytest
-import typer
+from __future__ import annotations
 
-from accident_assets import cli
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 
-def test_a_failed_run_prints_its_id_to_stderr_and_exits_non_zero(monkeypatch, capsys):
-    failed = SimpleNamespace(success=False, run_id="run-123")
-    job = SimpleNamespace(execute_in_process=lambda **_: failed)
-    monkeypatch.setattr(cli, "_job", lambda name: job)
-    with pytest.raises(typer.Exit) as raised:
-        cli._execute("france_ingest_job", instance=None, partition_key="2021")
-    assert raised.value.exit_code == 1
-    err = capsys.readouterr().err
-    assert "france_ingest_job" in err
-    assert "run-123" in err
+def test_run_all_stops_at_the_first_failed_run_and_names_it(tmp_path: Path):
+    """A French source folder without the year's files fails the first run: the command exits 1,
+    says which job failed and where to look, and launches nothing after it."""
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "ACCIDENT_ASSETS_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),
+        "ACCIDENT_ASSETS_FRANCE_SOURCE": "local",
+        "ACCIDENT_ASSETS_FRANCE_FOLDER": str(tmp_path / "empty"),
+    }
+    (tmp_path / "empty").mkdir()
+    command = Path(sys.executable).with_name("accident-assets")
+    completed = subprocess.run(
+        [str(command), "run-all"], env=env, capture_output=True, text=True, timeout=240, check=False
+    )
+    assert completed.returncode == 1, completed.stderr[-3000:]
+    assert "france_ingest_job" in completed.stderr
+    assert "failed: see run" in completed.stderr
+    assert not (home / "storage" / "nyc").exists()
+
+
+def test_the_code_location_passes_dagster_definitions_validate(tmp_path: Path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "ACCIDENT_ASSETS_HOME": str(tmp_path)}
+    dagster = Path(sys.executable).with_name("dagster")
+    completed = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "accident_assets.definitions"],
+        env=env, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "Validation successful" in completed.stderr + completed.stdout
