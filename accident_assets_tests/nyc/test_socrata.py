@@ -44,9 +44,15 @@ def test_small_and_empty_days(soql_server: SoqlServer):
 
 
 def test_429_with_retry_after_is_retried(soql_server: SoqlServer):
+    # One second is a hundred times the client's own first backoff (0.01 s): only honouring
+    # Retry-After makes the day take that long.
     soql_server.inject("429", times=1, retry_after="1")
+    started = time.monotonic()
     assert len(client(soql_server).fetch_day(DAY)) == 2500
-    assert [r.status for r in soql_server.requests].count(429) == 1
+    assert time.monotonic() - started >= 1.0
+    [throttled] = [r for r in soql_server.requests if r.status == 429]
+    after = soql_server.requests[soql_server.requests.index(throttled) + 1 :]
+    assert [r.status for r in after if r.params == throttled.params] == [200]
 
 
 def test_500_is_retried_with_backoff(soql_server: SoqlServer):
@@ -62,9 +68,13 @@ def test_persistent_500_fails_clearly(soql_server: SoqlServer):
 
 
 def test_slow_response_times_out_and_is_retried(soql_server: SoqlServer):
+    # The page answers after 1.5 s and the client's read timeout is 0.5 s: it must give up on that
+    # request and ask for the same page again (without a timeout it would wait and ask once).
     soql_server.inject("slow", times=1, delay_s=1.5)
     assert len(client(soql_server).fetch_day(DAY)) == 2500
-    assert any(r.fault == "slow" for r in soql_server.requests)
+    [slow] = [r for r in soql_server.requests if r.fault == "slow"]
+    assert slow.params["$offset"] == "0"
+    assert len([r for r in row_requests(soql_server) if r.params == slow.params]) >= 2
 
 
 def test_truncated_json_is_a_clear_error(soql_server: SoqlServer):

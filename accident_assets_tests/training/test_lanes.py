@@ -136,3 +136,59 @@ def test_comparison_file_and_plots_metadata(trained):
         assert metadata["plot_feature_importance"].value.startswith(
             "![feature_importance](data:image/png;base64,"
         )
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# What a reviewer looks for in a fit's MLflow run (fitting.diagnostic_plots); ROC and PR share one
+# figure. Feature importance only comes with estimators that have importances of their own.
+FIT_PLOTS = {
+    FRANCE.name: {"confusion_matrix", "roc_pr_curves"},
+    NYC.name: {"predicted_vs_actual", "error_by_hour"},
+}
+
+
+def test_comparison_table_and_plots_are_mlflow_artifacts(trained, tmp_path):
+    home, _, _, results = trained
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ACCIDENT_ASSETS_HOME", str(home))
+        client = configure_mlflow()
+        for task in (FRANCE, NYC):
+            result = results[task.name]
+            comparison: pl.DataFrame = _output(result, task, "model_comparison")
+            experiment = client.get_experiment_by_name(task.name)
+            [comparison_run] = client.search_runs(
+                [experiment.experiment_id],
+                f"tags.kind = 'model_comparison' AND tags.dagster_run_id = '{result.run_id}'",
+            )
+            run_id = comparison_run.info.run_id
+            logged = {a.path for a in client.list_artifacts(run_id)}
+            assert {"model_comparison.csv", "model_comparison.parquet"} <= logged, logged
+            # The artifacts are this run's table, not merely files with the right names.
+            ranked = ["model", "variant", "mlflow_run_id"]
+            for name, read in (("csv", pl.read_csv), ("parquet", pl.read_parquet)):
+                local = mlflow.artifacts.download_artifacts(
+                    run_id=run_id,
+                    artifact_path=f"model_comparison.{name}",
+                    dst_path=str(tmp_path / task.name),
+                )
+                assert read(local).select(ranked).rows() == comparison.select(ranked).rows()
+            assert "plots/comparison.png" in {
+                a.path for a in client.list_artifacts(run_id, "plots")
+            }
+
+            # The tuned winner may be one without importances (NYC's hist_gradient_boosting).
+            for fit, names in (
+                (
+                    _output(result, task, "model_fits", "xgboost"),
+                    FIT_PLOTS[task.name] | {"feature_importance"},
+                ),
+                (_output(result, task, "tuned_fits", "top1"), FIT_PLOTS[task.name]),
+            ):
+                plots = {a.path for a in client.list_artifacts(fit.run_id, "plots")}
+                expected = {f"plots/{name}.png" for name in names}
+                assert expected <= plots, (task.name, fit.model, fit.variant, plots)
+                for path in expected:
+                    local = mlflow.artifacts.download_artifacts(
+                        run_id=fit.run_id, artifact_path=path, dst_path=str(tmp_path / fit.run_id)
+                    )
+                    assert Path(local).read_bytes().startswith(PNG_SIGNATURE), path
