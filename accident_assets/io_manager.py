@@ -6,6 +6,7 @@ written atomically so that a failed or interrupted write never replaces a good p
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -62,9 +63,11 @@ def write_parquet_atomic(frame: pl.DataFrame, path: UPath) -> None:
         finally:
             tmp.unlink(missing_ok=True)
     else:
-        # Object stores publish an object only when its upload completes.
-        with path.open("wb") as fh:
-            frame.write_parquet(fh)
+        # An object store publishes an object in one PUT. Serializing first means a failure
+        # while writing never reaches the store (a file handle would upload what it has on close).
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer)
+        path.write_bytes(buffer.getvalue())
 
 
 def table_schema(frame: pl.DataFrame) -> dg.TableSchema:

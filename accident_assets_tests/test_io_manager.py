@@ -76,20 +76,7 @@ def _crash_halfway_through_the_write(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pl.DataFrame, "write_parquet", crashing_write_parquet)
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        "local",
-        pytest.param(
-            "s3",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known bug: on s3 the failed write is still uploaded, because fsspec's "
-                "file __exit__ closes (commits) the upload even when the block raised",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("backend", ["local", "s3"])
 def test_write_crashing_midway_leaves_previous_partition_untouched(
     tmp_path, backend, request, monkeypatch
 ):
