@@ -18,8 +18,10 @@ from accident_assets.training.tasks import FRANCE
 from accident_assets.training.tracking import MlflowTracking, log_model
 
 
-def decide(candidate, champion, higher=True, floor=None):
-    return rules.decide(candidate, champion, greater_is_better=higher, margin=0.001, floor=floor)
+def decide(candidate, champion, higher=True, floor=None, **unscorable):
+    return rules.decide(
+        candidate, champion, greater_is_better=higher, margin=0.001, floor=floor, **unscorable
+    )
 
 
 def test_first_model_above_the_floor_is_promoted():
@@ -51,31 +53,12 @@ def test_better_by_the_margin_wins_in_both_directions():
 
 
 def test_a_champion_that_cannot_be_scored_is_kept_unless_replacement_is_allowed():
-    kept = rules.decide(
-        0.9, None, greater_is_better=True, margin=0.001, champion_error="v3: KeyError: 'lum'"
-    )
+    error = "v3: KeyError: 'lum'"
+    kept = decide(0.9, None, floor=0.65, champion_error=error)
     assert not kept.promote
-    assert "v3: KeyError: 'lum'" in kept.reason and "replace_unscorable_champion" in kept.reason
-    replaced = rules.decide(
-        0.9,
-        None,
-        greater_is_better=True,
-        margin=0.001,
-        floor=0.65,
-        champion_error="v3: KeyError: 'lum'",
-        replace_unscorable=True,
-    )
-    assert replaced.promote
-    below_floor = rules.decide(
-        0.5,
-        None,
-        greater_is_better=True,
-        margin=0.001,
-        floor=0.65,
-        champion_error="v3: KeyError: 'lum'",
-        replace_unscorable=True,
-    )
-    assert not below_floor.promote
+    assert error in kept.reason and "replace_unscorable_champion" in kept.reason
+    assert decide(0.9, None, floor=0.65, champion_error=error, replace_unscorable=True).promote
+    assert not decide(0.5, None, floor=0.65, champion_error=error, replace_unscorable=True).promote
 
 
 def _frame(n: int, seed: int) -> pl.DataFrame:
