@@ -33,6 +33,8 @@ NYC_SAMPLE_START = dt.date(2023, 1, 1)
 def _instance() -> dg.DagsterInstance:
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home()))
     settings.dagster_home().mkdir(parents=True, exist_ok=True)
+    # An empty dagster.yaml means the default local storage, without Dagster warning that it is missing.
+    (settings.dagster_home() / "dagster.yaml").touch(exist_ok=True)
     return dg.DagsterInstance.get()
 
 
