@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+import warnings
 from collections.abc import Callable
 
 import dagster as dg
@@ -39,13 +40,25 @@ def _instance() -> dg.DagsterInstance:
 
 
 def _job(name: str) -> dg.JobDefinition:
-    from accident_assets.definitions import defs
+    with warnings.catch_warnings():
+        # The preview/beta features used (partitioned checks, backfill policies, the MLflow hook)
+        # are chosen on purpose; their warnings would repeat on every run of the main command.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        from accident_assets.definitions import defs
 
     return defs.resolve_job_def(name)
 
 
+# Per-partition and per-model progress is logged at INFO; Dagster's DEBUG events (every input,
+# output and hook) would bury it under a thousand lines. The UI keeps the full event log.
+CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
 def _execute(name: str, instance: dg.DagsterInstance, **kwargs) -> None:
-    result = _job(name).execute_in_process(instance=instance, raise_on_error=False, **kwargs)
+    result = _job(name).execute_in_process(
+        instance=instance, raise_on_error=False, run_config=CONSOLE_INFO, **kwargs
+    )
     if not result.success:
         typer.echo(
             f"{name} {kwargs or ''} failed: see run {result.run_id} in the Dagster UI", err=True
@@ -98,7 +111,10 @@ def _summary(seconds: float) -> str:
     for task in ("france_priority", "nyc_incidents"):
         version = client.get_model_version_by_alias(task, "champion")
         metrics = client.get_run(version.run_id).data.metrics
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()))
+        shown = ", ".join(
+            f"{k}={int(v)}" if float(v).is_integer() else f"{k}={v:.4g}"
+            for k, v in sorted(metrics.items())
+        )
         lines.append(f"  {task}: version {version.version} ({shown})")
     lines += [
         "",

@@ -9,6 +9,7 @@ still RUNNING, e.g. after a step was interrupted between opening and closing a r
 from __future__ import annotations
 
 import contextlib
+import logging
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
@@ -97,12 +98,28 @@ def log_frame(frame: pd.DataFrame, name: str) -> None:
         mlflow.log_artifact(str(parquet))
 
 
+@contextlib.contextmanager
+def _quiet_mlflow_logging() -> Iterator[None]:
+    """Silence MLflow's warnings about choices made on purpose (below), for one call."""
+    loggers = [logging.getLogger(name) for name in ("mlflow.sklearn", "mlflow.utils.environment")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 def log_model(pipeline: Any, X: pd.DataFrame, predict: Any) -> str:
     """Log the fitted pipeline with signature and input example; returns its model URI."""
     example = X.head(5)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_mlflow_logging():
         # Serving builds its frames with the same feature code, so an integer column never
         # arrives with missing values; MLflow's hint about that would only be noise in every run.
+        # Its other warnings: the pickle format (chosen, see below) and pip's version in a uv
+        # venv without pip (requirements are pinned explicitly in PIP_REQUIREMENTS).
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
         info = mlflow.sklearn.log_model(
             pipeline,
