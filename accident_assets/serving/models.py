@@ -174,24 +174,6 @@ def _first(keys: tuple[str, ...], *sources: Mapping[str, Any]) -> Any:
     return None
 
 
-def _input_example_resolution(uri: str) -> int | None:
-    """The H3 resolution of the cells in the logged input example, if there is one."""
-    import h3
-    from mlflow.models import Model
-
-    try:
-        from mlflow.artifacts import download_artifacts
-
-        local = download_artifacts(artifact_uri=uri)
-        example = Model.load(local).load_input_example(local)
-    except Exception:
-        return None
-    if example is None or "cell" not in getattr(example, "columns", []):
-        return None
-    cells = [c for c in example["cell"].tolist() if isinstance(c, str) and h3.is_valid_cell(c)]
-    return h3.get_resolution(cells[0]) if cells else None
-
-
 def load(client: MlflowClient, ref: ModelRef) -> ServedModel:
     """Load the pipeline of ``ref`` and gather its metrics, tags, threshold and H3 resolution."""
     import mlflow.sklearn
@@ -223,9 +205,8 @@ def load(client: MlflowClient, ref: ModelRef) -> ServedModel:
     tags = {**run_tags, **dict(ref.version_tags)}
     # Training logs the threshold its metrics were computed at as a metric of the run.
     threshold = _first(THRESHOLD_KEYS, ref.version_tags, params, run_tags, metrics)
+    # Training tags every NYC run (and so every runs:/ URI) with the resolution of its cells.
     resolution = _first(H3_RESOLUTION_KEYS, ref.version_tags, params, run_tags)
-    if resolution is None and ref.task == "nyc_incidents":
-        resolution = _input_example_resolution(ref.uri)
     partitions = tags.get("trained_on_partitions", "")
     return ServedModel(
         task=ref.task,

@@ -110,6 +110,7 @@ def run_tags(
         "trained_on_partitions": ",".join(ts.partitions),
         "feature_fingerprint": ts.fingerprint,
         "split": ts.split,
+        **spec.feature_tags(ts.train),
         **dagster,
         **extra,
     }

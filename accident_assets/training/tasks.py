@@ -68,7 +68,7 @@ class TaskSpec:
     retrain_min_new_partitions: int = 1
     top_k: int = 3
     # Facts about the features a served model must know (e.g. the H3 resolution of NYC cells),
-    # recorded as tags of the registered version.
+    # recorded as tags of every fit run and of the registered version.
     feature_tags: Callable[[pl.DataFrame], dict[str, str]] = lambda frame: {}
 
     @property

@@ -37,7 +37,7 @@ def champions_registry(tmp_path_factory: pytest.TempPathFactory) -> reg.Registry
         nyc,
         Xn,
         metrics=NYC_METRICS,
-        tags={"trained_on_partitions": ",".join(reg.nyc_features_by_day())},
+        tags={"trained_on_partitions": ",".join(reg.nyc_features_by_day()), "h3_resolution": "7"},
     )
     return registry
 

@@ -38,7 +38,7 @@ def test_health_and_models(api_url: str) -> None:
     assert france["threshold"] == pytest.approx(0.4)
     nyc = by_task["nyc_incidents"]["champion"]
     assert nyc["trained_on_partitions"] == list(reg.nyc_features_by_day())
-    assert nyc["h3_resolution"] == 7  # from the cells of the logged input example
+    assert nyc["h3_resolution"] == 7
     assert set(nyc["metrics"]) == {"rmse", "mae", "poisson_deviance"}
 
 

@@ -65,9 +65,9 @@ def test_both_jobs_end_with_a_champion_and_no_running_mlflow_run(trained):
             version = client.get_model_version_by_alias(task.name, "champion")
             assert version.tags["trained_on_partitions"]
             assert version.tags["feature_fingerprint"]
-            if task is NYC:  # serving builds cells at the resolution the model was trained on
-                assert version.tags["h3_resolution"] == "7"
             run = client.get_run(version.run_id)
+            if task is NYC:  # serving builds cells at the resolution the model was trained on
+                assert version.tags["h3_resolution"] == run.data.tags["h3_resolution"] == "7"
             assert set(task.metrics) <= set(run.data.metrics)
             assert run.data.tags["dagster_run_id"] == results[task.name].run_id
             experiment = client.get_experiment_by_name(task.name)
