@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import dagster as dg
 import polars as pl
 
 from accident_assets import settings
-from accident_assets.io_manager import ParquetIOManager, read_partitions, stored_partitions
+from accident_assets.io_manager import (
+    Commit,
+    ParquetIOManager,
+    commit_partition,
+    current_commit,
+    read_partitions,
+    stored_partitions,
+)
 
 
 class AssetStorage(dg.ConfigurableResource):
@@ -23,6 +33,19 @@ class AssetStorage(dg.ConfigurableResource):
 
     def read(self, asset_key: dg.AssetKey, keys: list[str]) -> dict[str, pl.DataFrame]:
         return read_partitions(self.root, asset_key, keys)
+
+    def commit(
+        self,
+        lane: str,
+        partition: str,
+        tables: Mapping[dg.AssetKey, pl.DataFrame],
+        source: Mapping[str, Any] | None = None,
+    ) -> Commit:
+        """Store the validated tables of one partition of a lane together (all or nothing)."""
+        return commit_partition(self.root, lane, partition, tables, source=source)
+
+    def current(self, lane: str, partition: str) -> Commit | None:
+        return current_commit(self.root, lane, partition)
 
 
 class ParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):

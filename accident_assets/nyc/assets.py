@@ -1,24 +1,24 @@
 """The NYC lane: raw day as received -> clean crashes -> cell-hour features (daily partitions).
 
-Each asset handles one partition or, in a single-run backfill, every partition of the run: the
-Parquet IO manager writes ``{partition_key: frame}`` one file per day and loads a dict for inputs.
-A raising asset writes nothing, so a day that fails its count check is never half stored.
+The three tables of a day are one unit: a single step fetches the day, builds the three tables
+in memory, validates them (:mod:`accident_assets.nyc.ingest`) and commits them together, so a
+failure at any point leaves the stored day as it was. A run over a range of days (single-run
+backfill) stores every good day and fails at the end naming the bad ones; the stored days are
+reported as materialized partitions.
 """
 
 import os
-from collections.abc import Mapping
 
 import dagster as dg
-import polars as pl
 
 from accident_assets.checks import markdown_table
 from accident_assets.nyc import features as feat
+from accident_assets.nyc.ingest import CRASHES, FEATURES, RAW, IngestOutcome, IngestPolicy, ingest
 from accident_assets.nyc.partitions import NYC_DAILY, day_of
 from accident_assets.nyc.sources import NycSource
-from accident_assets.nyc.transforms import clean_crashes, geo_summary, raw_frame
+from accident_assets.resources import AssetStorage
 
 GROUP = "nyc"
-PREFIX = ["nyc"]
 RESOLUTION_ENV = "ACCIDENT_ASSETS_NYC_H3_RESOLUTION"
 
 
@@ -26,108 +26,113 @@ def default_resolution() -> int:
     return int(os.environ.get(RESOLUTION_ENV, feat.H3_RESOLUTION_DEFAULT))
 
 
-class CrashesConfig(dg.Config):
+class IngestConfig(dg.Config):
     h3_resolution: int = default_resolution()
+    min_rows: int = 1
+    accept_shrink: bool = False
+    shrink_tolerance_fraction: float = 0.02
+    shrink_tolerance_rows: int = 3
 
-
-def by_partition(
-    context: dg.AssetExecutionContext, value: pl.DataFrame | Mapping[str, pl.DataFrame]
-) -> dict[str, pl.DataFrame]:
-    """An input as {partition_key: frame}, whether the run covers one partition or several."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    return {context.partition_key: value}
-
-
-def as_output(frames: dict[str, pl.DataFrame]) -> pl.DataFrame | dict[str, pl.DataFrame]:
-    return next(iter(frames.values())) if len(frames) == 1 else frames
-
-
-def _metadata(frames: dict[str, pl.DataFrame], **extra: object) -> dict:
-    return {
-        "partitions": len(frames),
-        "rows_per_partition": dg.MetadataValue.json({k: f.height for k, f in frames.items()}),
-        **extra,
-    }
-
-
-_common = {
-    "partitions_def": NYC_DAILY,
-    "group_name": GROUP,
-    "key_prefix": PREFIX,
-    "io_manager_key": "parquet_io_manager",
-    "backfill_policy": dg.BackfillPolicy.single_run(),
-}
-
-
-@dg.asset(
-    **_common,
-    description="The crashes of one day as the source returned them: every key, values as text.",
-    kinds={"polars", "parquet"},
-)
-def raw_crashes(context: dg.AssetExecutionContext, nyc_source: NycSource):
-    source = nyc_source.source()
-    frames: dict[str, pl.DataFrame] = {}
-    for key in context.partition_keys:
-        frames[key] = raw_frame(source.fetch_day(day_of(key)))
-        context.log.info(
-            f"nyc/raw_crashes {key}: {frames[key].height} crashes ({nyc_source.describe()})"
+    def policy(self) -> IngestPolicy:
+        return IngestPolicy(
+            h3_resolution=self.h3_resolution,
+            min_rows=self.min_rows,
+            accept_shrink=self.accept_shrink,
+            shrink_tolerance_fraction=self.shrink_tolerance_fraction,
+            shrink_tolerance_rows=self.shrink_tolerance_rows,
         )
-    context.add_output_metadata(_metadata(frames, source=nyc_source.describe()))
-    return as_output(frames)
 
 
-@dg.asset(
-    **_common,
-    description=(
+DESCRIPTIONS = {
+    RAW: "The crashes of one day as the source returned them: every key, values as text.",
+    CRASHES: (
         "Typed crashes: timestamp, borough, geocode status (missing / zero / outside_nyc rows are "
         "kept and counted, but get no cell), injuries, incidents = max(1, injured + killed), H3 cell."
     ),
-    kinds={"polars", "parquet"},
-)
-def crashes(context: dg.AssetExecutionContext, config: CrashesConfig, raw_crashes):
-    frames: dict[str, pl.DataFrame] = {}
-    totals = dict.fromkeys(("valid", "missing", "zero", "outside_nyc"), 0)
-    for key, raw in sorted(by_partition(context, raw_crashes).items()):
-        frames[key] = clean_crashes(raw, day_of(key), config.h3_resolution)
-        summary = geo_summary(frames[key])
-        totals = {k: totals[k] + summary[k] for k in totals}
-        context.log.info(f"nyc/crashes {key}: {frames[key].height} crashes, geocodes {summary}")
-    context.add_output_metadata(
-        _metadata(
-            frames,
-            h3_resolution=config.h3_resolution,
-            geocodes=dg.MetadataValue.json(totals),
-            incidents=sum(int(f.get_column("incidents").sum()) for f in frames.values()),
-        )
-    )
-    return as_output(frames)
-
-
-@dg.asset(
-    **_common,
-    description=(
+    FEATURES: (
         "Incidents per (H3 cell, hour) of the day, with the model's calendar and centroid "
         "features; only cell-hours with incidents (training fills the zeros)."
     ),
-    kinds={"polars", "parquet"},
+}
+UPSTREAM = {RAW: [], CRASHES: [RAW], FEATURES: [CRASHES]}
+SPECS = [
+    dg.AssetSpec(
+        key,
+        group_name=GROUP,
+        partitions_def=NYC_DAILY,
+        description=DESCRIPTIONS[key],
+        deps=UPSTREAM[key],
+        kinds={"polars", "parquet"},
+    ).with_io_manager_key("parquet_io_manager")
+    for key in (RAW, CRASHES, FEATURES)
+]
+
+
+def _metadata(outcome: IngestOutcome, key: dg.AssetKey, partition: str | None = None) -> dict:
+    name = key.to_user_string()
+    keys = [partition] if partition else sorted(outcome.committed)
+    rows = {k: outcome.committed[k].rows[name] for k in keys}
+    metadata: dict = {
+        "dagster/row_count": sum(rows.values()),
+        "rows_per_partition": dg.MetadataValue.json(rows),
+        "versions": dg.MetadataValue.json({k: outcome.committed[k].version for k in keys}),
+    }
+    if key == CRASHES:
+        metadata["geocode_quality"] = dg.MetadataValue.json({k: outcome.quality[k] for k in keys})
+    if outcome.moved_from:
+        metadata["refetched_for_moved_crashes"] = dg.MetadataValue.json(outcome.moved_from)
+    return metadata
+
+
+@dg.multi_asset(
+    specs=SPECS,
+    name="nyc_days",
+    partitions_def=NYC_DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=False,
 )
-def features(context: dg.AssetExecutionContext, crashes):
-    frames: dict[str, pl.DataFrame] = {}
-    for key, day_crashes in sorted(by_partition(context, crashes).items()):
-        frames[key] = feat.build_features(day_crashes)
-        context.log.info(f"nyc/features {key}: {frames[key].height} cell-hours")
-    cells = {c for f in frames.values() for c in f.get_column("cell").to_list()}
-    last = frames[max(frames)]
-    context.add_output_metadata(
-        _metadata(
-            frames,
-            cells=len(cells),
-            preview=dg.MetadataValue.md(markdown_table(last.head(10))),
-            incidents=sum(int(f.get_column("incidents").sum()) for f in frames.values()),
-        )
+def nyc_days(
+    context: dg.AssetExecutionContext,
+    config: IngestConfig,
+    nyc_source: NycSource,
+    asset_storage: AssetStorage,
+):
+    """Fetch each day of the run, validate its three tables in memory, commit the good days."""
+    days = [day_of(k) for k in context.partition_keys]
+    stats = nyc_source.day_stats(days[0], days[-1])
+    context.log.info(f"nyc: {len(days)} day(s) {days[0]}..{days[-1]} from {nyc_source.describe()}")
+    outcome = ingest(
+        days,
+        nyc_source.fetch_day,
+        asset_storage,
+        config.policy(),
+        updated_at={day: stat.updated_at for day, stat in stats.items()},
+        log=context.log.info,
     )
-    return as_output(frames)
+    extra = sorted(outcome.moved_from)
+    if outcome.rejected or extra:
+        # Partitions this step's outputs do not cover (the good days of a failing range, or a day
+        # a crash moved away from) are reported one by one.
+        reported = extra if not outcome.rejected else sorted(outcome.committed)
+        for partition in reported:
+            for key in (RAW, CRASHES, FEATURES):
+                context.log_event(
+                    dg.AssetMaterialization(
+                        key, partition=partition, metadata=_metadata(outcome, key, partition)
+                    )
+                )
+    if outcome.rejected:
+        raise dg.Failure(
+            description=outcome.failure_message(),
+            metadata={"rejected": dg.MetadataValue.json(outcome.rejected)},
+        )
+    for key in (RAW, CRASHES, FEATURES):
+        metadata = _metadata(outcome, key)
+        metadata = {k: v for k, v in metadata.items() if k != "dagster/row_count" or len(days) == 1}
+        if key == FEATURES:
+            last = asset_storage.read(FEATURES, [max(outcome.committed)])
+            metadata["preview"] = dg.MetadataValue.md(markdown_table(next(iter(last.values())).head(10)))
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
 
 
-NYC_ASSETS = [raw_crashes, crashes, features]
+NYC_ASSETS = [nyc_days]

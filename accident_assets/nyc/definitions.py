@@ -1,19 +1,23 @@
-"""The NYC lane's definitions: assets, their checks, the ingest job, the new-day sensor and the
-``nyc_source`` resource (``sample`` unless ``ACCIDENT_ASSETS_NYC_SOURCE`` says otherwise)."""
+"""The NYC lane's definitions: the day-ingest multi-asset, its checks, the ingest job, the
+change-detection sensor and the ``nyc_source`` resource (``sample`` unless
+``ACCIDENT_ASSETS_NYC_SOURCE`` says otherwise)."""
 
 import dagster as dg
 
 from accident_assets.checks import pandera_check
 from accident_assets.nyc import schemas
-from accident_assets.nyc.assets import NYC_ASSETS, crashes, features, raw_crashes
+from accident_assets.nyc.assets import NYC_ASSETS, SPECS
+from accident_assets.nyc.checks import NYC_LANE_CHECKS
 from accident_assets.nyc.jobs import nyc_ingest_job
 from accident_assets.nyc.sensors import nyc_new_days_sensor
 from accident_assets.nyc.sources import source_from_env
 
+raw_spec, crashes_spec, features_spec = SPECS
 NYC_CHECKS = [
-    pandera_check(raw_crashes, schemas.RAW_CRASHES, blocking=True),
-    pandera_check(crashes, schemas.CRASHES, blocking=True),
-    pandera_check(features, schemas.FEATURES, blocking=False),
+    pandera_check(raw_spec, schemas.RAW_CRASHES, blocking=False),
+    pandera_check(crashes_spec, schemas.CRASHES, blocking=False),
+    pandera_check(features_spec, schemas.FEATURES, blocking=False),
+    *NYC_LANE_CHECKS,
 ]
 
 defs = dg.Definitions(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -30,6 +31,13 @@ SOURCE_ENV = "ACCIDENT_ASSETS_NYC_SOURCE"
 CSV_ENV = "ACCIDENT_ASSETS_NYC_CSV"
 URL_ENV = "ACCIDENT_ASSETS_NYC_SOCRATA_URL"
 TOKEN_ENV_DEFAULT = "NYC_SOCRATA_APP_TOKEN"
+
+
+@dataclass(frozen=True)
+class DayStat:
+    count: int
+    geocoded: int
+    updated_at: str | None
 
 
 class DaySource(Protocol):
@@ -190,6 +198,16 @@ class NycSource(dg.ConfigurableResource):
 
     def fetch_day(self, day: dt.date) -> list[dict[str, Any]]:
         return self.source().fetch_day(day)
+
+    def day_stats(self, first: dt.date, last: dt.date) -> dict[dt.date, DayStat]:
+        out = {}
+        for i in range((last - first).days + 1):
+            day = first + dt.timedelta(days=i)
+            rows = self.fetch_day(day)
+            if rows:
+                geo = sum(1 for r in rows if r.get("latitude") and r.get("longitude"))
+                out[day] = DayStat(len(rows), geo, None)
+        return out
 
     def newest_day(self) -> dt.date | None:
         return self.source().newest_day()

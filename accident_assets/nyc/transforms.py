@@ -182,8 +182,15 @@ def clean_crashes(
     ).drop("_minute")
     if out.get_column("collision_id").is_null().any():
         raise ValueError(f"nyc/raw_crashes partition {partition}: a row has no collision_id")
-    # A page boundary that moved during a download can repeat a row; the later copy wins.
-    out = out.unique("collision_id", keep="last", maintain_order=True)
+    # A repeated id means the download went wrong (a page order that moved between pages repeats
+    # rows and skips others): an error, never a silent drop.
+    repeated = out.filter(pl.col("collision_id").is_duplicated()).get_column("collision_id")
+    if repeated.len():
+        examples = repeated.unique().sort().head(5).to_list()
+        raise ValueError(
+            f"nyc/raw_crashes partition {partition}: column 'collision_id' repeats "
+            f"{repeated.n_unique()} id(s), e.g. {examples}; the day is not stored"
+        )
     valid = out.get_column("geo_status") == "valid"
     cells = geo.cells_of(
         out.get_column("latitude").to_list(), out.get_column("longitude").to_list(), resolution

@@ -1,0 +1,93 @@
+"""Checks of the NYC lane that look across days: one day per crash, and the geocoding backlog."""
+
+
+import statistics
+
+import dagster as dg
+import polars as pl
+
+from accident_assets.nyc.ingest import CRASHES, LANE, stored_collision_days
+from accident_assets.nyc.partitions import NYC_DAILY
+from accident_assets.resources import AssetStorage
+
+TRAILING_DAYS = 28
+# A day geocoded at less than half the trailing median is a backlog, not a quiet day.
+GEOCODE_WARN_RATIO = 0.5
+
+
+def ids_on_several_days(index: pl.DataFrame) -> pl.DataFrame:
+    """Rows of ``collision_id`` -> partition whose id is stored on more than one day."""
+    return index.filter(pl.col("collision_id").is_duplicated()).sort("collision_id", "partition")
+
+
+def geocode_warning(
+    partition: str, share: float, trailing: list[float], ratio: float = GEOCODE_WARN_RATIO
+) -> str | None:
+    if not trailing:
+        return None
+    median = statistics.median(trailing)
+    if share < ratio * median:
+        return (
+            f"nyc {partition}: {share:.0%} of crashes geocoded, against a median of {median:.0%} "
+            f"over the {len(trailing)} stored days before it: a geocoding backlog (the portal "
+            "fills coordinates in later); the change detection re-ingests the day when they come"
+        )
+    return None
+
+
+def geocoded_share(source: dict) -> float:
+    return source.get("geocoded", 0) / max(source.get("count", 0), 1)
+
+
+@dg.asset_check(
+    asset=CRASHES,
+    name="collision_id_on_one_day",
+    partitions_def=NYC_DAILY,
+    blocking=False,
+    description="Every collision_id is stored on one day only, over all stored days.",
+)
+def collision_id_on_one_day(asset_storage: AssetStorage) -> dg.AssetCheckResult:
+    index = stored_collision_days(asset_storage, exclude=set())
+    repeated = ids_on_several_days(index)
+    return dg.AssetCheckResult(
+        passed=repeated.height == 0,
+        metadata={
+            "stored_crashes": index.height,
+            "ids_on_several_days": repeated.get_column("collision_id").n_unique(),
+            "examples": dg.MetadataValue.json(repeated.head(10).to_dicts()),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=CRASHES,
+    name="geocoded_share",
+    partitions_def=NYC_DAILY,
+    blocking=False,
+    description=(
+        f"WARN when a day's geocoded share is below {GEOCODE_WARN_RATIO:.0%} of the median of "
+        f"the {TRAILING_DAYS} stored days before it."
+    ),
+)
+def geocoded_share_check(
+    context: dg.AssetCheckExecutionContext, asset_storage: AssetStorage
+) -> dg.AssetCheckResult:
+    stored = asset_storage.partitions(CRASHES)
+    warnings, shares = [], {}
+    for partition in context.partition_keys:
+        earlier = [k for k in stored if k < partition][-TRAILING_DAYS:]
+        trailing = [geocoded_share(asset_storage.current(LANE, k).source) for k in earlier]
+        commit = asset_storage.current(LANE, partition)
+        if commit is None:
+            continue
+        shares[partition] = round(geocoded_share(commit.source), 4)
+        if warning := geocode_warning(partition, shares[partition], trailing):
+            warnings.append(warning)
+    return dg.AssetCheckResult(
+        passed=not warnings,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"geocoded_share": dg.MetadataValue.json(shares), "warnings": "\n".join(warnings)},
+    )
+
+
+NYC_LANE_CHECKS = [collision_id_on_one_day, geocoded_share_check]
