@@ -30,9 +30,7 @@ def validate(
 def describe_failures(failures: pl.DataFrame, limit: int = 5) -> str:
     """Failure cases as one line for logs and errors: column, check, first failing values."""
     parts = []
-    for (column, check), group in failures.group_by(
-        ["column", "check"], maintain_order=True
-    ):
+    for (column, check), group in failures.group_by(["column", "check"], maintain_order=True):
         values = group.get_column("failure_case").head(limit).to_list()
         parts.append(f"column {column!r} {check}: {group.height} failure(s), e.g. {values}")
     return "; ".join(parts)

@@ -201,6 +201,17 @@ def commit_partition(
     return commit
 
 
+def stored_versions(root: str, asset_key: dg.AssetKey) -> dict[str, str]:
+    """Partition -> version of what is stored; a re-fetch with the same content keeps its version.
+
+    Tables outside the committed lanes have no versions (empty strings)."""
+    lane = committed_lane(asset_key)
+    if lane is None:
+        return dict.fromkeys(stored_partitions(root, asset_key), "")
+    commits = {p: current_commit(root, lane, p) for p in committed_partitions(root, lane)}
+    return {p: c.version for p, c in commits.items() if c is not None}
+
+
 def read_committed(root: str, asset_key: dg.AssetKey, partition: str) -> pl.DataFrame:
     lane = committed_lane(asset_key)
     assert lane is not None, f"{asset_key.to_user_string()} is not a committed table"

@@ -16,6 +16,7 @@ from accident_assets.io_manager import (
     current_commit,
     read_partitions,
     stored_partitions,
+    stored_versions,
 )
 
 
@@ -30,6 +31,9 @@ class AssetStorage(dg.ConfigurableResource):
 
     def partitions(self, asset_key: dg.AssetKey) -> list[str]:
         return stored_partitions(self.root, asset_key)
+
+    def versions(self, asset_key: dg.AssetKey) -> dict[str, str]:
+        return stored_versions(self.root, asset_key)
 
     def read(self, asset_key: dg.AssetKey, keys: list[str]) -> dict[str, pl.DataFrame]:
         return read_partitions(self.root, asset_key, keys)

@@ -116,10 +116,8 @@ def nyc_days(
         reported = extra if not outcome.rejected else sorted(outcome.committed)
         for partition in reported:
             for key in (RAW, CRASHES, FEATURES):
-                context.log_event(
-                    dg.AssetMaterialization(
-                        key, partition=partition, metadata=_metadata(outcome, key, partition)
-                    )
+                yield dg.AssetMaterialization(
+                    key, partition=partition, metadata=_metadata(outcome, key, partition)
                 )
     if outcome.rejected:
         raise dg.Failure(
@@ -131,7 +129,9 @@ def nyc_days(
         metadata = {k: v for k, v in metadata.items() if k != "dagster/row_count" or len(days) == 1}
         if key == FEATURES:
             last = asset_storage.read(FEATURES, [max(outcome.committed)])
-            metadata["preview"] = dg.MetadataValue.md(markdown_table(next(iter(last.values())).head(10)))
+            metadata["preview"] = dg.MetadataValue.md(
+                markdown_table(next(iter(last.values())).head(10))
+            )
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
 
 

@@ -1,6 +1,5 @@
 """Checks of the NYC lane that look across days: one day per crash, and the geocoding backlog."""
 
-
 import statistics
 
 import dagster as dg

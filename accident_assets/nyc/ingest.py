@@ -204,7 +204,9 @@ def ingest(
     moved = _moved_crashes(good, store)
     for old_key, ids in sorted(moved.items()):
         day = dt.date.fromisoformat(old_key)
-        log(f"nyc {old_key}: {len(ids)} crash(es) moved to another day (e.g. {ids[:3]}); re-fetched")
+        log(
+            f"nyc {old_key}: {len(ids)} crash(es) moved to another day (e.g. {ids[:3]}); re-fetched"
+        )
         try:
             tables = build_day(fetch(day), day, policy.h3_resolution)
             # The day lost the moved crashes: that shrink is expected, not a fault.
@@ -225,7 +227,9 @@ def ingest(
 
     for key, tables in sorted(good.items()):
         stamp = (updated_at or {}).get(tables.day)
-        outcome.committed[key] = store.commit(LANE, key, tables.tables(), tables.source_stats(stamp))
+        outcome.committed[key] = store.commit(
+            LANE, key, tables.tables(), tables.source_stats(stamp)
+        )
         outcome.quality[key] = tables.quality()
         log(
             f"nyc {key}: {tables.raw.height} crashes, {tables.features.height} cell-hours, "

@@ -29,6 +29,7 @@ def ingest_days(
     source: NycSource | None = None,
     instance: dg.DagsterInstance | None = None,
     raise_on_error: bool = True,
+    run_config: dict | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize nyc/raw_crashes, nyc/crashes, nyc/features (+ checks) for first..last."""
     if last < first:
@@ -41,4 +42,5 @@ def ingest_days(
         partition_key=key_of(first) if last == first else None,
         tags=range_tags(first, last) if last > first else None,
         raise_on_error=raise_on_error,
+        run_config=run_config,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import dagster as dg
@@ -27,26 +28,34 @@ class RetrainCheck:
 
 
 def retrain_check(
-    stored: list[str],
+    stored: Mapping[str, str],
     champion_partitions: list[str] | None,
-    last_requested: list[str] | None,
+    last_requested: Mapping[str, str] | list[str] | None,
     *,
     min_new: int,
     min_total: int,
 ) -> RetrainCheck:
-    """Whether the stored partitions warrant a retrain (pure, tested directly)."""
+    """Whether the stored partitions warrant a retrain (pure, tested directly).
+
+    ``stored`` maps each partition to its stored version: a partition is new when the reference
+    does not have it, or when its version changed since the last request (a revised NYC day is
+    new data). The last request is a dict of versions (an older cursor is a plain list).
+    """
     if len(stored) < min_total:
         return RetrainCheck(
             False, [], f"{len(stored)} partitions stored, need {min_total} to train"
         )
-    references = [set(p) for p in (champion_partitions, last_requested) if p is not None]
+    last = dict.fromkeys(last_requested, "") if isinstance(last_requested, list) else last_requested
+    revised = {p for p, v in stored.items() if last and last.get(p) and v and last[p] != v}
+    references = [set(p) for p in (champion_partitions, last) if p is not None]
     if not references:
         return RetrainCheck(True, sorted(stored), "no champion yet and never requested")
-    new_against = [sorted(set(stored) - ref) for ref in references]
+    new_against = [sorted((set(stored) - ref) | revised) for ref in references]
     new = min(new_against, key=len)
+    what = f"{len(new)} new or revised partitions"
     if len(new) >= min_new:
-        return RetrainCheck(True, new, f"{len(new)} new partitions (threshold {min_new})")
-    return RetrainCheck(False, new, f"{len(new)} new partitions, below the threshold {min_new}")
+        return RetrainCheck(True, new, f"{what} (threshold {min_new})")
+    return RetrainCheck(False, new, f"{what}, below the threshold {min_new}")
 
 
 def champion_partitions(tracking: MlflowTracking, task: str) -> list[str] | None:
@@ -74,7 +83,7 @@ def build_retrain_sensor(spec: TaskSpec, minimum_interval_seconds: int = 60) -> 
     def _sensor(
         context: dg.SensorEvaluationContext, asset_storage: AssetStorage, mlflow: MlflowTracking
     ):
-        stored = asset_storage.partitions(spec.feature_asset)
+        stored = asset_storage.versions(spec.feature_asset)
         last = json.loads(context.cursor) if context.cursor else None
         check = retrain_check(
             stored,
@@ -86,7 +95,7 @@ def build_retrain_sensor(spec: TaskSpec, minimum_interval_seconds: int = 60) -> 
         if not check.request:
             return dg.SkipReason(check.reason)
         context.update_cursor(json.dumps(stored))
-        key = hashlib.sha256(",".join(stored).encode()).hexdigest()[:16]
+        key = hashlib.sha256(json.dumps(stored, sort_keys=True).encode()).hexdigest()[:16]
         return dg.RunRequest(
             run_key=f"{spec.name}-{key}",
             tags={

@@ -1,4 +1,4 @@
-"""The new-day sensor, evaluated with build_sensor_context on a real instance."""
+"""Change detection, evaluated with build_sensor_context on a real instance and real storage."""
 
 from __future__ import annotations
 
@@ -6,27 +6,60 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
+from accident_assets import settings
+from accident_assets.io_manager import read_partitions, stored_partitions
 from accident_assets.nyc import definitions as nyc
-from accident_assets.nyc.assets import NYC_ASSETS
+from accident_assets.nyc.ingest import CRASHES, RAW
 from accident_assets.nyc.jobs import nyc_ingest_job
-from accident_assets.nyc.sensors import nyc_new_days_sensor, plan_runs
-from accident_assets.nyc.sources import NycSource
-from accident_assets.resources import shared_resources
+from accident_assets.nyc.sample import sample_day
+from accident_assets.nyc.sensors import (
+    change_reason,
+    changed_days,
+    lookback_window,
+    nyc_new_days_sensor,
+    run_key,
+)
+from accident_assets.nyc.soql_server import SoqlServer
+from accident_assets.nyc.sources import DayStat, NycSource
+from accident_assets.resources import AssetStorage, shared_resources
 
 D = dt.date
 
 
-def evaluate(instance: dg.DagsterInstance, source: NycSource, cursor: str | None):
+def evaluate(instance: dg.DagsterInstance, source: NycSource):
     context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"nyc_source": source}
+        instance=instance,
+        resources={
+            "nyc_source": source,
+            "asset_storage": AssetStorage(root=settings.storage_root()),
+        },
     )
     return nyc_new_days_sensor(context)
 
 
-def sample_until(day: str) -> NycSource:
-    return NycSource(backend="sample", sample_last_day=day)
+def execute(instance: dg.DagsterInstance, source: NycSource, request: dg.RunRequest) -> None:
+    job = dg.Definitions(
+        assets=nyc.NYC_ASSETS,
+        asset_checks=nyc.NYC_CHECKS,
+        jobs=[nyc_ingest_job],
+        resources={**shared_resources(), "nyc_source": source},
+    ).resolve_job_def("nyc_ingest_job")
+    result = job.execute_in_process(
+        instance=instance, partition_key=request.partition_key, tags=request.tags
+    )
+    assert result.success
+
+
+def requested_days(request: dg.RunRequest) -> tuple[str, str]:
+    if request.partition_key:
+        return request.partition_key, request.partition_key
+    return (
+        request.tags["dagster/asset_partition_range_start"],
+        request.tags["dagster/asset_partition_range_end"],
+    )
 
 
 @pytest.fixture
@@ -35,74 +68,91 @@ def instance():
         yield instance
 
 
-def test_first_evaluation_requests_the_reingest_window(instance):
-    result = evaluate(instance, sample_until("2023-01-10"), None)
-    assert [r.partition_key for r in result.run_requests] == [
-        "2023-01-08",
-        "2023-01-09",
-        "2023-01-10",
-    ]
-    assert result.cursor == "2023-01-10"
+def test_change_reasons():
+    stored = {"count": 10, "geocoded": 8, "updated_at": "t1"}
+    assert change_reason(DayStat(10, 8, "t1"), stored) is None
+    assert change_reason(DayStat(12, 8, "t1"), stored) == "count 10 -> 12"
+    assert change_reason(DayStat(10, 9, "t1"), stored) == "geocoded 8 -> 9"
+    assert change_reason(DayStat(10, 8, "t2"), stored) == "updated t1 -> t2"
+    assert change_reason(DayStat(10, 8, None), stored) is None  # a server without :updated_at
+    assert change_reason(None, stored) == "count 10 -> 0"  # an outage: the shrink guard decides
+    assert change_reason(DayStat(5, 5, None), None) == "new day, 5 crashes"
+    assert change_reason(None, None) is None
 
 
-def test_nothing_new_is_a_skip(instance):
-    result = evaluate(instance, sample_until("2023-01-10"), "2023-01-10")
-    assert isinstance(result, dg.SkipReason)
-    assert "nothing new" in result.skip_message
+def test_window_respects_the_partitions_and_keys_follow_the_state():
+    window = lookback_window(D(2023, 1, 10), D(2023, 1, 1), D(2023, 3, 1), 30)
+    assert window[0] == D(2023, 1, 1) and window[-1] == D(2023, 1, 10)
+    assert len(lookback_window(D(2023, 3, 1), D(2023, 1, 1), D(2023, 3, 1), 30)) == 30
+    live = {D(2023, 1, 5): DayStat(3, 3, None)}
+    changes = changed_days(live, {}, window)
+    assert changes == {D(2023, 1, 5): "new day, 3 crashes"}
+    later = {D(2023, 1, 5): DayStat(4, 3, None)}
+    assert run_key(changes, live) != run_key(changes, later)
 
 
-def test_new_days_and_late_reingest_with_fresh_run_keys(instance):
-    before = evaluate(instance, sample_until("2023-01-10"), None)
-    after = evaluate(instance, sample_until("2023-01-12"), before.cursor)
-    runs = {r.partition_key: r for r in after.run_requests}
-    assert sorted(runs) == ["2023-01-10", "2023-01-11", "2023-01-12"]
-    assert runs["2023-01-11"].tags["nyc/sensor_reason"] == "new_day"
-    assert runs["2023-01-10"].tags["nyc/sensor_reason"] == "reingest"
-    # The revised day gets a new run key, so it is ingested again.
-    old_key = next(r.run_key for r in before.run_requests if r.partition_key == "2023-01-10")
-    assert runs["2023-01-10"].run_key != old_key
-    assert after.cursor == "2023-01-12"
+def test_new_days_then_nothing_changed(instance, state_home: Path):
+    source = NycSource(sample_last_day="2023-01-10")
+    request = evaluate(instance, source)
+    assert requested_days(request) == ("2023-01-01", "2023-01-10")
+    execute(instance, source, request)
+    assert len(stored_partitions(settings.storage_root(), CRASHES)) == 10
+    skip = evaluate(instance, source)
+    assert isinstance(skip, dg.SkipReason) and "nothing changed" in skip.skip_message
 
 
-def test_plan_caps_a_long_gap_and_respects_the_partition_start():
-    runs, cursor = plan_runs(
-        "2023-01-01", D(2023, 6, 1), first_day=D(2023, 1, 1), last_day=D(2024, 1, 1), max_new_days=5
-    )
-    assert [r.partition_key for r in runs][-5:] == [f"2023-01-0{i}" for i in range(2, 7)]
-    assert cursor == D(2023, 1, 6)  # the rest comes at the next tick
-    runs, _ = plan_runs(None, D(2023, 1, 1), first_day=D(2023, 1, 1), last_day=D(2024, 1, 1))
-    assert [r.partition_key for r in runs] == ["2023-01-01"]
-    runs, _ = plan_runs(
-        "2023-01-02", D(2023, 1, 5), first_day=D(2023, 1, 1), last_day=D(2023, 1, 4)
-    )
-    assert [r.partition_key for r in runs] == ["2023-01-02", "2023-01-03", "2023-01-04"]
+def test_late_reports_are_caught_whenever_they_arrive(instance, state_home: Path):
+    """Rows held back by the source come in days later: the day is re-ingested then, in one run
+    with the other changed days, and a live API answers 'nothing changed' in two requests."""
+    days = [D(2023, 1, 1) + dt.timedelta(days=i) for i in range(10)]
+    held = {d: sample_day(d)[-30:] for d in days[-3:]}
+    live = {d: sample_day(d)[:-30] if d in held else sample_day(d) for d in days}
+    with SoqlServer(
+        rows_for_day=lambda d: live.get(d, []), newest=lambda: days[-1], max_lifetime_s=60
+    ) as server:
+        source = NycSource(backend="socrata", base_url=server.url, retries=1, backoff_factor=0.01)
+        execute(instance, source, evaluate(instance, source))
+        before = len(server.requests)
+        assert isinstance(evaluate(instance, source), dg.SkipReason)
+        assert len(server.requests) - before <= 2
+
+        live[days[-3]] = sample_day(days[-3])  # the oldest held-back day is complete at last
+        request = evaluate(instance, source)
+        assert requested_days(request) == (days[-3].isoformat(),) * 2
+        execute(instance, source, request)
+    stored = read_partitions(settings.storage_root(), RAW, [days[-3].isoformat()])
+    assert stored[days[-3].isoformat()].height == len(sample_day(days[-3]))
 
 
 @pytest.mark.real_data
-def test_late_reports_are_picked_up_by_running_the_requests(
+def test_the_real_revision_pair_through_change_detection(
     shared_data: Path, state_home: Path, instance
 ):
-    """Ingested through 07-06 from the first export; the later export's newest day 07-07 makes
-    the sensor re-ingest 07-05 and 07-06 as well, and the runs it asks for succeed."""
+    """The same week exported in 2024-09 and in 2025-02: ingested from the older file, then the
+    newer one; the changed days are re-ingested and what is stored is exactly the newer file."""
     week = shared_data / "nyc_collisions/2024-w27"
-    source = NycSource(
+    older = NycSource(
+        backend="csv_export", csv_path=str(week / "nyccrashes_2024w0630_by20240916.csv")
+    )
+    newer = NycSource(
         backend="csv_export", csv_path=str(week / "nyccrashes_2024w0630_by20250212.csv")
     )
-    result = evaluate(instance, source, "2024-07-06")
-    assert [(r.partition_key, r.tags["nyc/sensor_reason"]) for r in result.run_requests] == [
-        ("2024-07-05", "reingest"),
-        ("2024-07-06", "reingest"),
-        ("2024-07-07", "new_day"),
-    ]
-    job = dg.Definitions(
-        assets=NYC_ASSETS,
-        asset_checks=nyc.NYC_CHECKS,
-        jobs=[nyc_ingest_job],
-        resources={**shared_resources(), "nyc_source": source},
-    ).resolve_job_def("nyc_ingest_job")
-    for request in result.run_requests:
-        run = job.execute_in_process(
-            instance=instance, partition_key=request.partition_key, tags=request.tags
-        )
-        assert run.success
-    assert evaluate(instance, source, result.cursor).skip_message.startswith("nothing new")
+    first = evaluate(instance, older)
+    assert requested_days(first) == ("2024-06-30", "2024-07-07")
+    execute(instance, older, first)
+
+    second = evaluate(instance, newer)
+    assert isinstance(second, dg.RunRequest)
+    changed = second.tags["nyc/changed_days"].split(",")
+    assert "2024-07-03" in changed  # the late-reported crash 4765601
+    execute(instance, newer, second)
+    assert isinstance(evaluate(instance, newer), dg.SkipReason)
+
+    keys = stored_partitions(settings.storage_root(), CRASHES)
+    crashes = pl.concat(read_partitions(settings.storage_root(), CRASHES, keys).values())
+    export = pl.read_csv(week / "nyccrashes_2024w0630_by20250212.csv", infer_schema=False)
+    assert crashes.height == export.height == 1876
+    assert crashes["collision_id"].is_unique().all()
+    assert set(crashes["collision_id"]) == set(export["COLLISION_ID"].cast(pl.Int64))
+    backfilled = crashes.filter(pl.col("collision_id") == 4737776).row(0, named=True)
+    assert backfilled["latitude"] == pytest.approx(40.655254)

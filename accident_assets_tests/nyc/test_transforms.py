@@ -90,9 +90,9 @@ def test_bad_values_name_partition_column_and_row(row: dict, message: str):
     assert "9" in str(info.value)
 
 
-def test_duplicate_rows_keep_one():
-    crashes = clean_crashes(raw_frame([ROWS[0], ROWS[0]]), DAY)
-    assert crashes.height == 1
+def test_a_repeated_collision_id_is_an_error_never_a_silent_drop():
+    with pytest.raises(ValueError, match=r"collision_id' repeats 1 id\(s\), e.g. \[1\]"):
+        clean_crashes(raw_frame([ROWS[0], ROWS[0]]), DAY)
 
 
 def test_empty_day():

@@ -11,7 +11,12 @@ import polars as pl
 from sklearn.dummy import DummyRegressor
 
 from accident_assets import settings
-from accident_assets.io_manager import asset_storage_path, write_parquet_atomic
+from accident_assets.io_manager import (
+    asset_storage_path,
+    commit_partition,
+    committed_lane,
+    write_parquet_atomic,
+)
 from accident_assets.resources import AssetStorage
 from accident_assets.training import champion as rules
 from accident_assets.training.mlflow_config import configure_mlflow
@@ -20,23 +25,44 @@ from accident_assets.training.tasks import FRANCE, NYC
 from accident_assets.training.tracking import MlflowTracking
 
 
+def versions(keys: list[str], version: str = "v1") -> dict[str, str]:
+    return dict.fromkeys(keys, version)
+
+
 def test_retrain_check_rules():
-    days = [f"2023-01-{d:02d}" for d in range(1, 23)]
-    assert not retrain_check(days[:10], None, None, min_new=7, min_total=15).request
-    assert retrain_check(days[:15], None, None, min_new=7, min_total=15).request
-    assert not retrain_check(days[:21], days[:15], None, min_new=7, min_total=15).request
-    check = retrain_check(days[:22], days[:15], None, min_new=7, min_total=15)
+    days = versions([f"2023-01-{d:02d}" for d in range(1, 23)])
+    days = list(days)
+    assert not retrain_check(versions(days[:10]), None, None, min_new=7, min_total=15).request
+    assert retrain_check(versions(days[:15]), None, None, min_new=7, min_total=15).request
+    assert not retrain_check(versions(days[:21]), days[:15], None, min_new=7, min_total=15).request
+    check = retrain_check(versions(days[:22]), days[:15], None, min_new=7, min_total=15)
     assert check.request and check.new_partitions == days[15:22]
     # Already requested for this data (and the retrain kept the old champion): not again.
-    assert not retrain_check(days[:22], days[:15], days[:22], min_new=7, min_total=15).request
-    assert retrain_check(["2021", "2022"], ["2021"], None, min_new=1, min_total=1).request
-    assert not retrain_check(["2021"], ["2021"], None, min_new=1, min_total=1).request
+    assert not retrain_check(
+        versions(days[:22]), days[:15], days[:22], min_new=7, min_total=15
+    ).request
+    assert retrain_check(versions(["2021", "2022"]), ["2021"], None, min_new=1, min_total=1).request
+    assert not retrain_check(versions(["2021"]), ["2021"], None, min_new=1, min_total=1).request
+    # Seven days revised since the last request are new data; the same versions are not.
+    revised = {**versions(days[:22]), **versions(days[8:15], "v2")}
+    check = retrain_check(revised, days[:22], versions(days[:22]), min_new=7, min_total=15)
+    assert check.request and check.new_partitions == days[8:15]
+    assert not retrain_check(revised, days[:22], revised, min_new=7, min_total=15).request
+    # An older cursor (a plain list) still works.
+    assert not retrain_check(
+        versions(days[:22]), days[:15], days[:22], min_new=7, min_total=15
+    ).request
 
 
-def _store(asset: dg.AssetKey, keys: list[str]) -> None:
-    root = asset_storage_path(settings.storage_root(), asset)
+def _store(asset: dg.AssetKey, keys: list[str], value: int = 1) -> None:
+    """Store partitions as the lanes do: NYC days through a commit, France years as files."""
+    root = settings.storage_root()
     for key in keys:
-        write_parquet_atomic(pl.DataFrame({"x": [1]}), root / f"{key}.parquet")
+        frame = pl.DataFrame({"x": [value]})
+        if committed_lane(asset):
+            commit_partition(root, asset.path[0], key, {asset: frame})
+        else:
+            write_parquet_atomic(frame, asset_storage_path(root, asset) / f"{key}.parquet")
 
 
 def _champion(task: str, partitions: list[str]) -> None:
@@ -87,6 +113,13 @@ def test_nyc_sensor_requests_training_after_seven_new_days_only(state_home: Path
 
     result, _ = _evaluate(sensor, cursor)  # unchanged data, e.g. the retrain kept the champion
     assert isinstance(result, dg.SkipReason)
+
+    _store(NYC.feature_asset, days[:7])  # re-ingested with the same content: not new data
+    assert isinstance(_evaluate(sensor, cursor)[0], dg.SkipReason)
+    _store(NYC.feature_asset, days[:7], value=2)  # seven days revised by late reports
+    result, cursor = _evaluate(sensor, cursor)
+    assert isinstance(result, dg.RunRequest)
+    assert result.tags["new_partitions"].split(",") == days[:7]
 
 
 def test_france_sensor_requests_training_for_a_new_year(state_home: Path):
