@@ -113,7 +113,7 @@ def read_partitions(root: str, asset_key: dg.AssetKey, keys: list[str]) -> dict[
 # local disk, one PUT on an object store). A kill at any moment leaves the old manifest or the new
 # one, each pointing at complete files; readers only ever follow manifests.
 
-COMMITTED_LANES = ("nyc",)
+COMMITTED_LANES = ("nyc", "france")
 COMMITS_DIR = "_commits"
 STALE_SECONDS = 3600  # an orphan or .tmp file this old belongs to no live writer
 
@@ -176,7 +176,7 @@ def commit_partition(
     if previous is not None and previous.version == version:
         return previous
     files = {}
-    for key, frame in tables.items():
+    for key in tables:
         name = key.to_user_string()
         digest = hashlib.sha256(blobs[name]).hexdigest()[:20]
         relative = "/".join([*key.path, partition, f"{digest}.parquet"])

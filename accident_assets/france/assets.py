@@ -1,25 +1,30 @@
-"""The French lane's assets (group ``france``, yearly partitions): thin wiring around the reader,
-the merge and the features, with row counts and previews in the metadata."""
+"""The French lane's assets (group ``france``, yearly partitions): one step reads, merges, checks
+and commits the six tables of a year (:mod:`accident_assets.france.ingest`); row counts, source
+files and previews in the metadata."""
 
 import dagster as dg
 import polars as pl
 
 from accident_assets.checks import markdown_table
 from accident_assets.france import features as feature_module
+from accident_assets.france.ingest import (
+    ACCIDENTS,
+    FEATURES,
+    LANE,
+    RAW_KEYS,
+    SourceFile,
+    YearTables,
+    build_year,
+    validate_year,
+)
 from accident_assets.france.partitions import france_yearly_partitions
-from accident_assets.france.reader import TABLES, read_table
+from accident_assets.france.reader import TABLES
 from accident_assets.france.sources import FranceSource
-from accident_assets.france.transforms import check_keys, merge_accidents
+from accident_assets.io_manager import Commit
+from accident_assets.resources import AssetStorage
 
 GROUP = "france"
-KEY_PREFIX = "france"
 PREVIEW_ROWS = 5
-ASSET_ARGS = {
-    "key_prefix": KEY_PREFIX,
-    "group_name": GROUP,
-    "partitions_def": france_yearly_partitions,
-    "io_manager_key": "parquet_io_manager",
-}
 
 
 def preview(frame: pl.DataFrame, columns: list[str] | None = None) -> dg.MetadataValue:
@@ -28,122 +33,104 @@ def preview(frame: pl.DataFrame, columns: list[str] | None = None) -> dg.Metadat
     return dg.MetadataValue.md(markdown_table(head))
 
 
-RAW_SPECS = {
-    table: dg.AssetSpec(
-        [KEY_PREFIX, f"raw_{table}"],
+DESCRIPTIONS = {
+    **{
+        key: f"The BAAC `{table}` file of the year as a typed table, nothing dropped."
+        for table, key in RAW_KEYS.items()
+    },
+    ACCIDENTS: "One row per accident: place, aggregated users and vehicles (never selected by "
+    "grav), nb_victim, nb_vehicules and the target `priority` (anyone killed or hospitalized).",
+    FEATURES: "Row-wise features (france.features.build_features), identical at serving time.",
+}
+UPSTREAM = {**{key: [] for key in RAW_KEYS.values()}, ACCIDENTS: list(RAW_KEYS.values())}
+UPSTREAM[FEATURES] = [ACCIDENTS]
+SPECS = {
+    key: dg.AssetSpec(
+        key,
         group_name=GROUP,
         partitions_def=france_yearly_partitions,
-        description=f"The BAAC `{table}` file of the year as a typed table, nothing dropped.",
+        description=description,
+        deps=UPSTREAM[key],
         kinds={"polars"},
     ).with_io_manager_key("parquet_io_manager")
-    for table in TABLES
+    for key, description in DESCRIPTIONS.items()
 }
+RAW_SPECS = {table: SPECS[key] for table, key in RAW_KEYS.items()}
+ACCIDENT_PREVIEW = [
+    "Num_Acc", "jour", "mois", "hrmn", "dep", "vma", "catv", "nb_victim", "nb_vehicules",
+    "nb_pedestrians", "priority",
+]  # fmt: skip
+FEATURE_PREVIEW = [
+    *feature_module.ID_COLUMNS, "hour", "hour_sin", "catv_group", "victim_age_binned",
+    "victims_per_vehicle", feature_module.TARGET,
+]  # fmt: skip
 
 
-@dg.multi_asset(specs=list(RAW_SPECS.values()), name="france_raw_tables", can_subset=False)
-def raw_tables(context: dg.AssetExecutionContext, france_source: FranceSource):
-    """The four files of a year, read and checked together before any is written.
-
-    One step for the four tables makes a year all-or-nothing: a missing or malformed file, or a
-    ``Num_Acc`` that does not join, fails the step before anything is stored, so the previous
-    good partition of every table stays as it was.
-    """
-    year = context.partition_key
-    frames, sizes = {}, {}
-    for table in TABLES:
-        filename = france_source.filename(table, year)
-        context.log.info(f"reading {table} {year} from {france_source.describe(table, year)}")
-        data = france_source.fetch(year, table)
-        frames[table] = read_table(data, table, year, filename)
-        sizes[table] = len(data)
-    check_keys(frames["caracteristiques"], {t: frames[t] for t in TABLES[1:]}, year)
-    for table, frame in frames.items():
-        yield dg.MaterializeResult(
-            asset_key=RAW_SPECS[table].key,
-            value=frame,
-            metadata={
-                "source": france_source.describe(table, year),
-                "backend": france_source.backend,
-                "bytes": sizes[table],
-                "rows": frame.height,
-                "preview": preview(frame),
-            },
-        )
-
-
-@dg.asset(
-    description="One row per accident: place, aggregated users and vehicles (never selected by "
-    "grav), nb_victim, nb_vehicules and the target `priority` (anyone killed or hospitalized).",
-    kinds={"polars"},
-    **ASSET_ARGS,
-)
-def accidents(
-    context: dg.AssetExecutionContext,
-    raw_caracteristiques: pl.DataFrame,
-    raw_lieux: pl.DataFrame,
-    raw_usagers: pl.DataFrame,
-    raw_vehicules: pl.DataFrame,
-) -> pl.DataFrame:
-    year = context.partition_key
-    frame = merge_accidents(raw_caracteristiques, raw_lieux, raw_usagers, raw_vehicules, year)
-    rate = float(frame.get_column("priority").mean() or 0.0)
-    context.log.info(f"{year}: {frame.height} accidents, priority rate {rate:.1%}")
-    context.add_output_metadata(
-        {
-            "rows": frame.height,
-            "users": raw_usagers.height,
-            "vehicles": raw_vehicules.height,
+def _metadata(key: dg.AssetKey, tables: YearTables, commit: Commit, files: dict) -> dict:
+    frame = tables.tables()[key]
+    metadata: dict = {"rows": frame.height, "version": commit.version}
+    if key in RAW_KEYS.values():
+        table = key.path[-1].removeprefix("raw_")
+        metadata |= {
+            "source": files[table].where,
+            "bytes": len(files[table].data),
+            "sha256": commit.source["files"][table]["sha256"],
+            "preview": preview(frame),
+        }
+    elif key == ACCIDENTS:
+        rate = float(frame.get_column("priority").mean() or 0.0)
+        metadata |= {
+            "users": tables.raw["usagers"].height,
+            "vehicles": tables.raw["vehicules"].height,
             "priority_rate": rate,
             "accidents_with_several_lieux": int((frame.get_column("nb_lieux") > 1).sum()),
-            "preview": preview(
-                frame,
-                [
-                    "Num_Acc",
-                    "jour",
-                    "mois",
-                    "hrmn",
-                    "dep",
-                    "vma",
-                    "catv",
-                    "nb_victim",
-                    "nb_vehicules",
-                    "nb_pedestrians",
-                    "priority",
-                ],
-            ),
+            "preview": preview(frame, ACCIDENT_PREVIEW),
         }
-    )
-    return frame
-
-
-@dg.asset(
-    description="Row-wise features (france.features.build_features), identical at serving time.",
-    kinds={"polars"},
-    **ASSET_ARGS,
-)
-def features(context: dg.AssetExecutionContext, accidents: pl.DataFrame) -> pl.DataFrame:
-    frame = feature_module.build_features(accidents)
-    context.add_output_metadata(
-        {
-            "rows": frame.height,
+    else:
+        metadata |= {
             "categorical_features": len(feature_module.CATEGORICAL_FEATURES),
             "numeric_features": len(feature_module.NUMERIC_FEATURES),
             "priority_rate": float(frame.get_column(feature_module.TARGET).mean() or 0.0),
-            "preview": preview(
-                frame,
-                [
-                    *feature_module.ID_COLUMNS,
-                    "hour",
-                    "hour_sin",
-                    "catv_group",
-                    "victim_age_binned",
-                    "victims_per_vehicle",
-                    feature_module.TARGET,
-                ],
-            ),
+            "preview": preview(frame, FEATURE_PREVIEW),
         }
+    return metadata
+
+
+@dg.multi_asset(specs=list(SPECS.values()), name="france_year", can_subset=False)
+def france_year(
+    context: dg.AssetExecutionContext, france_source: FranceSource, asset_storage: AssetStorage
+):
+    """The four files of a year -> six tables, validated together in memory, then committed.
+
+    Nothing is stored before every table of the year passed its checks, and the six are switched
+    together (see :mod:`accident_assets.france.ingest`), so the previous good year stays whole.
+    """
+    year = context.partition_key
+    files = {}
+    for table in TABLES:
+        where = france_source.describe(table, year)
+        context.log.info(f"reading {table} {year} from {where}")
+        files[table] = SourceFile(
+            table, france_source.filename(table, year), where, france_source.fetch(year, table)
+        )
+    tables = build_year(files, year)
+    validate_year(tables, files)
+    commit = asset_storage.commit(
+        LANE,
+        year,
+        tables.tables(),
+        source={
+            "backend": france_source.backend,
+            "files": {t: f.describe() for t, f in files.items()},
+        },
     )
-    return frame
+    rate = float(tables.accidents.get_column("priority").mean() or 0.0)
+    context.log.info(
+        f"{year}: {tables.accidents.height} accidents, priority rate {rate:.1%}, "
+        f"committed version {commit.version[:8]}"
+    )
+    for key in SPECS:
+        yield dg.MaterializeResult(asset_key=key, metadata=_metadata(key, tables, commit, files))
 
 
-FRANCE_ASSETS = [raw_tables, accidents, features]
+FRANCE_ASSETS = [france_year]

@@ -10,15 +10,15 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 import pytest
+from upath import UPath
 
 from accident_assets import settings
 from accident_assets.france import features as F
 from accident_assets.france.assets import FRANCE_ASSETS
 from accident_assets.france.definitions import FRANCE_CHECKS, defs, france_ingest_job
 from accident_assets.france.sources import FranceSource
-from accident_assets.io_manager import asset_storage_path, read_partitions, stored_partitions
+from accident_assets.io_manager import current_commit, read_partitions, stored_partitions
 from accident_assets.resources import shared_resources
 
 KEYS = [key for a in FRANCE_ASSETS for key in a.keys]
@@ -42,14 +42,17 @@ def failure_text(result: dg.ExecuteInProcessResult) -> str:
     return "\n".join(e.step_failure_data.error.to_string() for e in failures)
 
 
-def snapshot(partition: str) -> dict[str, tuple[int, bytes]]:
+def snapshot(partition: str) -> dict[str, bytes]:
+    """The year's commit and every file it names, byte for byte."""
     root = settings.storage_root()
-    files = {}
-    for key in KEYS:
-        path = Path(asset_storage_path(root, key).path) / f"{partition}.parquet"
-        if path.exists():
-            files[key.to_user_string()] = (path.stat().st_mtime_ns, path.read_bytes())
-    return files
+    commit = current_commit(root, "france", partition)
+    if commit is None:
+        return {}
+    files = {name: (UPath(root) / path).read_bytes() for name, path in commit.tables.items()}
+    return {
+        **files,
+        "manifest": (UPath(root) / "_commits/france" / f"{partition}.json").read_bytes(),
+    }
 
 
 def test_group_materializes_both_sample_years_with_checks_passing(state_home: Path):
@@ -61,7 +64,11 @@ def test_group_materializes_both_sample_years_with_checks_passing(state_home: Pa
         assert len(evaluations) == 6 and all(e.passed for e in evaluations), [
             e.check_name for e in evaluations if not e.passed
         ]
-        metadata = result.asset_materializations_for_node("france__accidents")[0].metadata
+        [metadata] = [
+            m.metadata
+            for m in result.asset_materializations_for_node("france_year")
+            if m.asset_key == ACCIDENTS
+        ]
         assert metadata["rows"].value == 800 and 0.15 < metadata["priority_rate"].value < 0.4
         assert "| Num_Acc |" in metadata["preview"].value
     root = settings.storage_root()
@@ -142,7 +149,7 @@ def test_bad_input_fails_clearly_and_keeps_the_good_partition(
     source = FranceSource(backend="local", folder=str(local_folder))
     assert run(source, "2021").success
     before = snapshot("2021")
-    assert len(before) == len(KEYS)
+    assert len(before) == len(KEYS) + 1
 
     corrupt(local_folder)
     result = run(source, "2021")
@@ -153,24 +160,32 @@ def test_bad_input_fails_clearly_and_keeps_the_good_partition(
     assert snapshot("2021") == before
 
 
-def test_blocking_check_stops_the_lane_before_the_merge(state_home: Path, local_folder: Path):
+def test_a_value_the_schema_rejects_keeps_the_whole_year(state_home: Path, local_folder: Path):
     source = FranceSource(backend="local", folder=str(local_folder))
     assert run(source, "2021").success
     before = snapshot("2021")
     path = local_folder / "usagers-2021.csv"
-    # catu 7 parses (an integer) but is no BAAC user category: the raw schema check fails.
+    # catu 7 parses (an integer) but is no BAAC user category: the raw schema rejects it before
+    # anything of the year is written.
     path.write_text(path.read_text("utf-8").replace('";"1";"1";"', '";"1";"7";"', 1), "utf-8")
     result = run(source, "2021")
     assert not result.success
-    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
-    assert [e.check_name for e in failed] == ["raw_usagers_schema"]
-    cases = failed[0].metadata["failure_cases"].value
-    assert "catu" in cases and "7" in cases
-    after = snapshot("2021")
-    assert after["france/accidents"] == before["france/accidents"]
-    assert after["france/features"] == before["france/features"]
-    stored = read_partitions(settings.storage_root(), ACCIDENTS, ["2021"])["2021"]
-    assert stored.height == 600
+    text = failure_text(result)
+    assert "france/raw_usagers 2021 (usagers-2021.csv): schema france_raw_usagers fails" in text
+    assert "column 'catu'" in text and "'7'" in text
+    assert snapshot("2021") == before
+
+
+def test_the_files_of_another_year_are_refused(state_home: Path, local_folder: Path):
+    source = FranceSource(backend="local", folder=str(local_folder))
+    assert run(source, "2022").success
+    before = snapshot("2022")
+    for table in ("caracteristiques", "lieux", "usagers", "vehicules"):
+        (local_folder / f"{table}-2021.csv").replace(local_folder / f"{table}-2022.csv")
+    result = run(source, "2022")
+    assert not result.success
+    assert "column 'an' is [2021]" in failure_text(result)
+    assert snapshot("2022") == before
 
 
 def test_definitions_and_job():
@@ -199,7 +214,8 @@ def test_cli_job_execute(tmp_path: Path):
         env=env, capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
-    stored = pl.read_parquet(tmp_path / "home" / "storage" / "france" / "features" / "2021.parquet")
+    root = str(tmp_path / "home" / "storage")
+    stored = read_partitions(root, FEATURES, ["2021"])["2021"]
     assert stored.height == 4000
 
 
