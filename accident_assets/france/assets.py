@@ -9,7 +9,7 @@ from accident_assets.france import features as feature_module
 from accident_assets.france.partitions import france_yearly_partitions
 from accident_assets.france.reader import TABLES, read_table
 from accident_assets.france.sources import FranceSource
-from accident_assets.france.transforms import check_keys, merge_accidents
+from accident_assets.france.transforms import check_year, merge_accidents, year_warnings
 
 GROUP = "france"
 KEY_PREFIX = "france"
@@ -49,14 +49,17 @@ def raw_tables(context: dg.AssetExecutionContext, france_source: FranceSource):
     good partition of every table stays as it was.
     """
     year = context.partition_key
-    frames, sizes = {}, {}
+    frames, sizes, files = {}, {}, {}
     for table in TABLES:
-        filename = france_source.filename(table, year)
+        files[table] = france_source.filename(table, year)
         context.log.info(f"reading {table} {year} from {france_source.describe(table, year)}")
         data = france_source.fetch(year, table)
-        frames[table] = read_table(data, table, year, filename)
+        frames[table] = read_table(data, table, year, files[table])
         sizes[table] = len(data)
-    check_keys(frames["caracteristiques"], {t: frames[t] for t in TABLES[1:]}, year)
+    check_year(frames, year, files)  # blocking: raises before anything is yielded
+    warnings = year_warnings(frames, year, _rows_of_year(context.instance, int(year) - 1))
+    for warning in warnings:
+        context.log.warning(warning)
     for table, frame in frames.items():
         yield dg.MaterializeResult(
             asset_key=RAW_SPECS[table].key,
@@ -66,9 +69,23 @@ def raw_tables(context: dg.AssetExecutionContext, france_source: FranceSource):
                 "backend": france_source.backend,
                 "bytes": sizes[table],
                 "rows": frame.height,
+                "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in warnings) or "none"),
                 "preview": preview(frame),
             },
         )
+
+
+def _rows_of_year(instance: dg.DagsterInstance, year: int) -> dict[str, int]:
+    """Row counts of the stored raw tables of ``year`` (empty for a year never materialized)."""
+    rows = {}
+    for table, spec in RAW_SPECS.items():
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=spec.key, asset_partitions=[str(year)]), limit=1
+        ).records
+        value = records[0].asset_materialization.metadata.get("rows") if records else None
+        if value is not None:
+            rows[table] = int(value.value)
+    return rows
 
 
 @dg.asset(
