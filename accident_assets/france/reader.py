@@ -171,6 +171,12 @@ def _read_bytes(data: bytes, text: str, where: Where) -> pl.DataFrame:
         place = locate_csv_error(text)
         detail = place or f"not a well-formed ';' CSV: {str(err).splitlines()[0]}"
         raise BaacFormatError(f"{where}: {detail}") from None
+    # polars fills a row that is short of fields with nulls, silently; in files where every
+    # field is quoted a null (not "") in the last column is the sign of one: find the line.
+    if frame.width and frame.get_column(frame.columns[-1]).null_count():
+        place = locate_csv_error(text)
+        if place:
+            raise BaacFormatError(f"{where}: {place}")
     # The header's names may carry stray whitespace, even a line break inside the quotes (the
     # 2024 vehicules header has "id_vehicule\n"): the names are compared stripped.
     return frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
