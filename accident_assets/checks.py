@@ -8,6 +8,7 @@ import polars as pl
 from pandera.errors import SchemaErrors
 
 MAX_FAILURE_ROWS = 20
+MAX_LOGGED_VALUES = 5
 
 
 def validate(
@@ -25,15 +26,6 @@ def validate(
             cases = pl.from_pandas(cases)
         return cases.with_columns(pl.all().cast(pl.Utf8))
     return None
-
-
-def describe_failures(failures: pl.DataFrame, limit: int = 5) -> str:
-    """Failure cases as one line for logs and errors: column, check, first failing values."""
-    parts = []
-    for (column, check), group in failures.group_by(["column", "check"], maintain_order=True):
-        values = group.get_column("failure_case").head(limit).to_list()
-        parts.append(f"column {column!r} {check}: {group.height} failure(s), e.g. {values}")
-    return "; ".join(parts)
 
 
 def check_result(
@@ -79,6 +71,9 @@ def pandera_check(
         else:
             frames = {context.partition_key if context.has_partition_key else "": frame}
         failures = failures_by_partition(schema, frames)
+        if failures is not None:
+            # The metadata table is only seen in the UI; a CLI or CI run shows the log.
+            context.log.error(f"{key.to_user_string()}: {failure_summary(schema.name, failures)}")
         whole = pl.concat(list(frames.values()), how="diagonal_relaxed")
         result = check_result(schema.name, whole, failures)
         return dg.AssetCheckResult(
@@ -88,6 +83,21 @@ def pandera_check(
         )
 
     return _check
+
+
+def failure_summary(schema_name: str, failures: pl.DataFrame) -> str:
+    """One line per failing (partition, column, check) with its first failing values."""
+    keys = [c for c in ("partition", "column", "check") if c in failures.columns]
+    groups = failures.group_by(keys, maintain_order=True).agg(
+        pl.len().alias("n"), pl.col("failure_case").head(MAX_LOGGED_VALUES).alias("values")
+    )
+    lines = [
+        (f"partition {row['partition']}: " if row.get("partition") else "")
+        + f"column {row.get('column')!r} failed {row.get('check')} on {row['n']} value(s), "
+        f"first {row['values']}"
+        for row in groups.iter_rows(named=True)
+    ]
+    return f"Pandera schema {schema_name} failed:\n  " + "\n  ".join(lines)
 
 
 def failures_by_partition(

@@ -16,6 +16,7 @@ from accident_assets.france.ingest import (
     YearTables,
     build_year,
     validate_year,
+    year_findings,
 )
 from accident_assets.france.partitions import france_yearly_partitions
 from accident_assets.france.reader import TABLES
@@ -66,9 +67,15 @@ FEATURE_PREVIEW = [
 ]  # fmt: skip
 
 
-def _metadata(key: dg.AssetKey, tables: YearTables, commit: Commit, files: dict) -> dict:
+def _metadata(
+    key: dg.AssetKey, tables: YearTables, commit: Commit, files: dict, findings: list[str]
+) -> dict:
     frame = tables.tables()[key]
-    metadata: dict = {"rows": frame.height, "version": commit.version}
+    metadata: dict = {
+        "rows": frame.height,
+        "version": commit.version,
+        "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in findings) or "none"),
+    }
     if key in RAW_KEYS.values():
         table = key.path[-1].removeprefix("raw_")
         metadata |= {
@@ -115,6 +122,9 @@ def france_year(
         )
     tables = build_year(files, year)
     validate_year(tables, files)
+    findings = year_findings(tables, asset_storage.current(LANE, str(int(year) - 1)))
+    for finding in findings:
+        context.log.warning(finding)
     commit = asset_storage.commit(
         LANE,
         year,
@@ -130,7 +140,9 @@ def france_year(
         f"committed version {commit.version[:8]}"
     )
     for key in SPECS:
-        yield dg.MaterializeResult(asset_key=key, metadata=_metadata(key, tables, commit, files))
+        yield dg.MaterializeResult(
+            asset_key=key, metadata=_metadata(key, tables, commit, files, findings)
+        )
 
 
 FRANCE_ASSETS = [france_year]

@@ -227,6 +227,7 @@ ACCIDENT_FIELDS = list(COLUMNS["caracteristiques"]) + [
 ]
 USER_FIELDS = [c for c in COLUMNS["usagers"] if c != "Num_Acc"]
 VEHICLE_FIELDS = [c for c in COLUMNS["vehicules"] if c != "Num_Acc"]
+ROAD_FIELDS = [c for c in COLUMNS["lieux"] if c != "Num_Acc"]
 MAX_COUNT = 1000  # victims or vehicles in one accident
 
 
@@ -287,7 +288,10 @@ def accidents_from_payload(records: list[dict[str, Any]]) -> pl.DataFrame:
             acc, usr, veh, override = _flat_record(index, record)
         acc["Num_Acc"] = num_acc
         carac.append({c: acc.get(c) for c in COLUMNS["caracteristiques"]})
-        lieux.append({c: acc.get(c) for c in COLUMNS["lieux"]})
+        # Several roads (a full accident's "lieux" list) are merged as in training: main road by
+        # catr, aggregates over all (transforms.pick_lieux); otherwise the record's own fields.
+        roads = record.get("lieux") if is_full_record(record) and record.get("lieux") else [acc]
+        lieux.extend({**{c: r.get(c) for c in ROAD_FIELDS}, "Num_Acc": num_acc} for r in roads)
         users.extend({**{c: u.get(c) for c in USER_FIELDS}, "Num_Acc": num_acc} for u in usr)
         vehicles.extend({**{c: v.get(c) for c in VEHICLE_FIELDS}, "Num_Acc": num_acc} for v in veh)
         overrides.append({"Num_Acc": num_acc, **override})
@@ -366,10 +370,21 @@ def _full_record(index: int, record: dict[str, Any]) -> tuple[dict, list[dict], 
     for name, rows in (("usagers", users), ("vehicules", vehicles)):
         if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
             raise ValueError(f"record {index}: field {name!r} must be a non-empty list of objects")
-    acc = {k: v for k, v in record.items() if k not in ("usagers", "vehicules")}
+    acc = {k: v for k, v in record.items() if k not in ("usagers", "vehicules", "lieux")}
     unknown = sorted(set(acc) - set(ACCIDENT_FIELDS) - {"Num_Acc"})
     if unknown:
         raise ValueError(f"record {index}: unknown field(s) {unknown}")
+    roads = record.get("lieux")
+    if roads is not None:
+        if not isinstance(roads, list) or not roads or not all(isinstance(r, dict) for r in roads):
+            raise ValueError(f"record {index}: field 'lieux' must be a non-empty list of objects")
+        given = sorted(set(acc) & set(ROAD_FIELDS))
+        if given:
+            raise ValueError(f"record {index}: road field(s) {given} given beside the 'lieux' list")
+        for j, road in enumerate(roads):
+            extra = sorted(set(road) - set(ROAD_FIELDS))
+            if extra:
+                raise ValueError(f"record {index}: unknown field(s) {extra} in lieux[{j}]")
     for name in ("jour", "mois", "an", "hrmn"):
         if acc.get(name) is None:
             raise ValueError(f"record {index}: field {name!r} is required")

@@ -8,8 +8,10 @@ users. The commit records the size and SHA-256 of each source file, so every der
 names the raw set it came from.
 
 Blocking rules: the reader's format checks; every ``Num_Acc`` of lieux, usagers and vehicules is
-an accident of caracteristiques, which has it once; every accident is of the partition's year;
-the Pandera schemas of the six tables.
+an accident of caracteristiques, which has it once; every accident has a road, a user and a
+vehicle, and every user's vehicle exists; every accident is of the partition's year; the Pandera
+schemas of the six tables. Suspicious but possible years (few targets, an odd priority rate, far
+fewer rows than the previous year) are WARN findings (:func:`year_findings`), logged and shown.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from accident_assets import checks
 from accident_assets.france import features as feature_module
 from accident_assets.france import schemas
 from accident_assets.france.reader import TABLES, BaacFormatError, read_table
-from accident_assets.france.transforms import check_keys, merge_accidents
+from accident_assets.france.transforms import check_year, merge_accidents, year_warnings
+from accident_assets.io_manager import Commit
 
 LANE = "france"
 RAW_KEYS = {table: dg.AssetKey([LANE, f"raw_{table}"]) for table in TABLES}
@@ -71,9 +74,10 @@ class YearTables:
 
 
 def build_year(files: Mapping[str, SourceFile], year: str) -> YearTables:
-    """Parse, cross-check and merge the four files of a year; raises BaacFormatError."""
+    """Parse, cross-check (:func:`~accident_assets.france.transforms.check_year`) and merge the
+    four files of a year; raises BaacFormatError."""
     raw = {t: read_table(files[t].data, t, year, files[t].name) for t in TABLES}
-    check_keys(raw["caracteristiques"], {t: raw[t] for t in TABLES[1:]}, year)
+    check_year(raw, year, {t: f.name for t, f in files.items()})
     accidents = merge_accidents(
         raw["caracteristiques"], raw["lieux"], raw["usagers"], raw["vehicules"], year
     )
@@ -98,6 +102,12 @@ def validate_year(tables: YearTables, files: Mapping[str, SourceFile] | None = N
             table = key.path[-1].removeprefix("raw_")
             origin = f" ({files[table].name})" if files and table in files else ""
             raise BaacFormatError(
-                f"{key.to_user_string()} {tables.year}{origin}: schema "
-                f"{TABLE_SCHEMAS[key].name} fails: {checks.describe_failures(failures)}"
+                f"{key.to_user_string()} {tables.year}{origin}: "
+                + checks.failure_summary(TABLE_SCHEMAS[key].name, failures)
             )
+
+
+def year_findings(tables: YearTables, previous: Commit | None) -> list[str]:
+    """WARN findings of a year, the row counts compared with the stored previous year."""
+    rows = {t: previous.rows[RAW_KEYS[t].to_user_string()] for t in TABLES} if previous else None
+    return year_warnings(tables.raw, tables.year, rows)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-TABLES = ("caracteristiques", "lieux", "usagers", "vehicules")
+from accident_assets.france.layouts import TABLES, canonical_name, layout
 
 # Column name -> polars type, in file order. Codes are small ints; anything that may hold letters
 # (dep "2A", actp "B", com, voie, pr "(1)") or that is an identifier stays text.
@@ -93,9 +93,9 @@ COLUMNS: dict[str, dict[str, pl.DataType]] = {
     "usagers": USAGERS,
     "vehicules": VEHICULES,
 }
-# Columns some years lack: the 2021 usagers file has no id_usager (later years add it). A missing
-# optional column is added as nulls so that every year has the same schema.
-OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {"usagers": frozenset({"id_usager"})}
+# Columns some years lack (the 2021 usagers file has no id_usager) are per year in
+# layouts.layout(year).optional; a missing optional column is added as nulls so that every year
+# has the same schema.
 
 # Spreadsheet error tokens found in some published years (e.g. nbv); they mean "no value".
 NULL_TOKENS = ("#ERREUR", "#VALEURMULTI", "#VALEUR!", "N/A")
@@ -117,7 +117,7 @@ class Where:
 
 
 def default_filename(table: str, year: int | str) -> str:
-    return f"{table}-{year}.csv"
+    return canonical_name(table, year)
 
 
 def read_table(
@@ -129,7 +129,7 @@ def read_table(
     where = Where(year, table, filename or default_filename(table, year))
     text = _decode(data, where)
     _check_delimiter(text, where)
-    raw = _read_bytes(data.removeprefix(b"\xef\xbb\xbf"), where)
+    raw = _read_bytes(data.removeprefix(b"\xef\xbb\xbf"), text, where)
     raw = _check_columns(raw, table, where)
     return _cast(raw, COLUMNS[table], where)
 
@@ -162,21 +162,105 @@ def _check_delimiter(text: str, where: Where) -> None:
     )
 
 
-def _read_bytes(data: bytes, where: Where) -> pl.DataFrame:
+def _read_bytes(data: bytes, text: str, where: Where) -> pl.DataFrame:
     try:
-        return pl.read_csv(
-            data,
-            separator=";",
-            quote_char='"',
-            infer_schema=False,
-        )
+        frame = pl.read_csv(data, separator=";", quote_char='"', infer_schema=False)
     except pl.exceptions.PolarsError as err:
-        raise BaacFormatError(f"{where}: not a well-formed ';' CSV: {err}") from None
+        # polars' own message names neither the line nor the column ("expected 1 rows, actual
+        # 116 rows"): find the place ourselves, only on this failure path (a slow Python scan).
+        place = locate_csv_error(text)
+        detail = place or f"not a well-formed ';' CSV: {str(err).splitlines()[0]}"
+        raise BaacFormatError(f"{where}: {detail}") from None
+    # polars fills a row that is short of fields with nulls, silently; in files where every
+    # field is quoted a null (not "") in the last column is the sign of one: find the line.
+    if frame.width and frame.get_column(frame.columns[-1]).null_count():
+        place = locate_csv_error(text)
+        if place:
+            raise BaacFormatError(f"{where}: {place}")
+    # The header's names may carry stray whitespace, even a line break inside the quotes (the
+    # 2024 vehicules header has "id_vehicule\n"): the names are compared stripped.
+    return frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
+
+
+def locate_csv_error(text: str) -> str | None:
+    """Where a ';'-delimited, '"'-quoted text breaks: the line, column number and header name of
+    a quote that closes mid-field, of a quote still open at the end of the file (blamed on the
+    line where it opened) or of a record with the wrong number of fields. None when it parses."""
+    header: list[str] = []
+    fields: list[str] = []
+    value: list[str] = []
+    line, column, record_line = 1, 1, 1
+    opened: tuple[int, int] | None = None  # (line, column) of the open quote
+    i, n = 0, len(text)
+
+    def name(col: int) -> str:
+        return f" ({header[col - 1].strip()!r})" if 0 < col <= len(header) else ""
+
+    while i < n:
+        ch = text[i]
+        if opened is not None:
+            if ch == '"':
+                if i + 1 < n and text[i + 1] == '"':
+                    value.append('"')
+                    i += 2
+                    continue
+                nxt = text[i + 1] if i + 1 < n else ""
+                if nxt not in (";", "\n", "\r", ""):
+                    return (
+                        f"line {line}, column {column}{name(column)}: a quote closes the field "
+                        f"opened at line {opened[0]} and is followed by {nxt!r} (an unescaped "
+                        "quote inside a value, or a missing closing quote)"
+                    )
+                opened = None
+            else:
+                if ch == "\n":
+                    line += 1
+                value.append(ch)
+            i += 1
+            continue
+        if ch == '"' and not value:
+            opened = (line, column)
+        elif ch == ";":
+            fields.append("".join(value))
+            value, column = [], column + 1
+        elif ch == "\n" or ch == "\r":
+            if ch == "\r" and i + 1 < n and text[i + 1] == "\n":
+                i += 1
+            fields.append("".join(value))
+            if not header:
+                header = fields
+            elif len(fields) != len(header) and fields != [""]:
+                return (
+                    f"line {record_line}: {len(fields)} field(s) where the header has {len(header)}"
+                )
+            fields, value, column = [], [], 1
+            line += 1
+            record_line = line
+        else:
+            value.append(ch)
+        i += 1
+    if opened is not None:
+        return (
+            f"line {opened[0]}, column {opened[1]}{name(opened[1])}: the quote opened there never "
+            "closes (the file ends inside it)"
+        )
+    if value or fields:
+        fields.append("".join(value))
+        if header and len(fields) != len(header):
+            return f"line {record_line}: {len(fields)} field(s) where the header has {len(header)}"
+    return None
 
 
 def _check_columns(raw: pl.DataFrame, table: str, where: Where) -> pl.DataFrame:
     expected = list(COLUMNS[table])
-    optional = OPTIONAL_COLUMNS.get(table, frozenset())
+    release = layout(where.year)
+    optional = release.optional.get(table, frozenset())
+    renames = {
+        old: new
+        for old, new in release.renames.get(table, {}).items()
+        if old in raw.columns and new not in raw.columns
+    }
+    raw = raw.rename(renames)
     found = raw.columns
     missing = [c for c in expected if c not in found and c not in optional]
     unexpected = [c for c in found if c not in expected]

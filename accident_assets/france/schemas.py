@@ -101,6 +101,9 @@ _ACCIDENT_TYPES: dict[str, pl.DataType] = {
     **{c: COLUMNS["vehicules"][c] for c in transforms.VEHICLE_KEEP},
     "year": pl.Int16(),
     "nb_lieux": pl.Int16(),
+    "vma_max": pl.Int16(),
+    "any_motorway": pl.Int8(),
+    "nb_road_categories": pl.Int16(),
     "nb_victim": pl.Int16(),
     "nb_vehicules": pl.Int16(),
     **{c: pl.Int16() for c in [*transforms.USER_COUNTS, *transforms.VEHICLE_COUNTS]},
@@ -110,7 +113,8 @@ _ACCIDENT_TYPES: dict[str, pl.DataType] = {
     "priority": pl.Int8(),
 }
 _ACCIDENT_REQUIRED = {
-    "Num_Acc", "year", "jour", "mois", "an", "hrmn", "nb_lieux", "nb_victim", "nb_vehicules",
+    "Num_Acc", "year", "jour", "mois", "an", "hrmn", "nb_lieux", "any_motorway",
+    "nb_road_categories", "nb_victim", "nb_vehicules",
     *transforms.USER_COUNTS, *transforms.VEHICLE_COUNTS, "priority",
 }  # fmt: skip
 _ACCIDENT_CHECKS: dict[str, list[pa.Check]] = {
@@ -118,6 +122,8 @@ _ACCIDENT_CHECKS: dict[str, list[pa.Check]] = {
     "nb_victim": [pa.Check.ge(0)],
     "nb_vehicules": [pa.Check.ge(0)],
     "nb_lieux": [pa.Check.ge(0)],
+    "any_motorway": [pa.Check.isin([0, 1])],
+    "nb_road_categories": [pa.Check.ge(0)],
     "age_min": _codes(0, transforms.MAX_AGE),
     "age_max": _codes(0, transforms.MAX_AGE),
     **{c: [pa.Check.ge(0)] for c in [*transforms.USER_COUNTS, *transforms.VEHICLE_COUNTS]},

@@ -1,23 +1,30 @@
 """Where the yearly BAAC files come from: one resource (key ``france_source``), four backends.
 
 - ``sample`` (offline default): the deterministic generator of :mod:`accident_assets.france.sample`
-  writes the requested year under ``<state>/sources/france_sample/`` on first use.
-- ``local``: a folder holding ``caracteristiques-2021.csv``, ``lieux-2021.csv``...
-- ``s3``: a bucket and prefix through ``dagster_aws`` ``S3Resource``, the French reference's
-  layout being ``<prefix>/caracteristiques-2021.csv``.
-- ``http``: the data.gouv.fr files. Their names differ by year (``carcteristiques-2022.csv``,
-  ``caract-2023.csv``) and they live under dated paths, so the names are configuration
-  (``file_names``: ``"<table>-<year>"`` -> file name relative to ``base_url``, or a full URL),
-  never code; unmapped files fall back to ``<table>-<year>.csv``.
+  writes the requested year under ``<state>/sources/france_sample/`` on first use (canonical
+  names, ``caracteristiques-2021.csv``...).
+- ``local``: a folder holding a year's four files under any name the year's layout accepts
+  (:mod:`accident_assets.france.layouts`: the official ``caract-2024.csv`` or the canonical
+  ``caracteristiques-2024.csv``...); the first that exists is read.
+- ``s3``: a bucket and prefix through ``dagster_aws`` ``S3Resource`` (the French reference's layout
+  is ``<prefix>/caracteristiques-2021.csv``), same name lookup as ``local``.
+- ``http``: the data.gouv.fr files under their official names (``carcteristiques-2022.csv``,
+  ``caract-2023.csv``...) below ``base_url``.
+
+``file_names`` (``"<table>-<year>"`` -> a file name relative to the folder, prefix or
+``base_url``, or a full URL for http) overrides the layout for any backend but the sample: the
+data.gouv.fr files live under dated paths, which are configuration, not code.
 
 Every backend returns the raw bytes of one (year, table) file — the reader parses them — and
-lists the years it can serve (for the new-release sensor). The backend is the resource's config,
-or ``ACCIDENT_ASSETS_FRANCE_SOURCE`` (+ ``ACCIDENT_ASSETS_FRANCE_FOLDER``, ``..._BUCKET``,
-``..._PREFIX``, ``..._BASE_URL``) when the definitions are loaded.
+lists the complete releases it has, each file with a fingerprint (size and mtime / ETag), for the
+new-release sensor. The backend is the resource's config, or ``ACCIDENT_ASSETS_FRANCE_SOURCE``
+(+ ``ACCIDENT_ASSETS_FRANCE_FOLDER``, ``..._BUCKET``, ``..._PREFIX``, ``..._BASE_URL``) when the
+definitions are loaded.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from pathlib import Path
@@ -28,7 +35,7 @@ import requests
 from dagster_aws.s3 import S3Resource
 
 from accident_assets import settings
-from accident_assets.france import sample
+from accident_assets.france import layouts, sample
 from accident_assets.france.reader import TABLES, default_filename
 from accident_assets.http_session import retrying_session
 
@@ -37,13 +44,6 @@ FOLDER_ENV = "ACCIDENT_ASSETS_FRANCE_FOLDER"
 BUCKET_ENV = "ACCIDENT_ASSETS_FRANCE_BUCKET"
 PREFIX_ENV = "ACCIDENT_ASSETS_FRANCE_PREFIX"
 BASE_URL_ENV = "ACCIDENT_ASSETS_FRANCE_BASE_URL"
-
-# The official names that do not follow "<table>-<year>.csv".
-OFFICIAL_FILE_NAMES: dict[str, str] = {
-    "caracteristiques-2022": "carcteristiques-2022.csv",
-    "caracteristiques-2023": "caract-2023.csv",
-}
-_YEAR_FILE = re.compile(r"^(caracteristiques|carcteristiques|caract)-(\d{4})\.csv$")
 
 
 class FranceSourceError(FileNotFoundError):
@@ -71,18 +71,29 @@ class FranceSource(dg.ConfigurableResource):
     sample_accidents: int = sample.DEFAULT_ACCIDENTS
     sample_seed: int = sample.SEED
 
-    def filename(self, table: str, year: int | str) -> str:
-        key = f"{table}-{year}"
+    def candidates(self, table: str, year: int | str) -> tuple[str, ...]:
+        """The file names tried for (table, year), in order."""
+        override = self.file_names.get(f"{table}-{year}")
+        if override:
+            return (override,)
+        if self.backend == "sample":
+            return (default_filename(table, year),)
         if self.backend == "http":
-            return (
-                self.file_names.get(key)
-                or OFFICIAL_FILE_NAMES.get(key)
-                or default_filename(table, year)
-            )
-        return self.file_names.get(key) or default_filename(table, year)
+            return (layouts.layout(year).official(table),)
+        return layouts.layout(year).accepted(table)
+
+    def filename(self, table: str, year: int | str) -> str:
+        """The name that is (or would be) read: for local/s3 the first accepted one that exists."""
+        names = self.candidates(table, year)
+        if self.backend in ("local", "s3") and len(names) > 1:
+            present = self._listing()
+            return next((n for n in names if n in present), names[0])
+        return names[0]
 
     def describe(self, table: str, year: int | str) -> str:
-        name = self.filename(table, year)
+        return self._location(self.filename(table, year))
+
+    def _location(self, name: str) -> str:
         if self.backend == "local":
             return str(Path(self.folder) / name)
         if self.backend == "s3":
@@ -95,44 +106,109 @@ class FranceSource(dg.ConfigurableResource):
         """Raw bytes of one published file; FranceSourceError when the source does not have it."""
         if table not in TABLES:
             raise ValueError(f"unknown BAAC table {table!r}; expected one of {', '.join(TABLES)}")
-        name = self.filename(table, year)
-        where = f"BAAC {table} {year}: {self.describe(table, year)} ({self.backend} source)"
+        names = self.candidates(table, year)
+        where = f"BAAC {table} {year}: {self._location(names[0])} ({self.backend} source)"
         if self.backend == "sample":
             if int(year) not in self.sample_years:
                 raise FranceSourceError(f"{where}: the sample has years {self.sample_years} only")
             folder = sample.ensure_sample(
                 self._sample_folder(), [int(year)], self.sample_accidents, self.sample_seed
             )
-            return _read_local(folder / name, where)
+            return _read_local(folder / names[0], where)
+        if self.backend == "http":
+            return self._fetch_http(names[0], where)
+        if self.backend == "local" and not self.folder:
+            raise ValueError("france_source backend 'local' needs `folder`")
+        for name in names:  # the layout's accepted names, official first
+            where = f"BAAC {table} {year}: {self._location(name)} ({self.backend} source)"
+            try:
+                if self.backend == "local":
+                    return _read_local(Path(self.folder) / name, where)
+                return self._fetch_s3(name, where)
+            except FranceSourceError:
+                if len(names) == 1:
+                    raise
+        tried = ", ".join(self._location(n) for n in names)
+        raise FranceSourceError(
+            f"BAAC {table} {year}: no file under any accepted name ({self.backend} source); "
+            f"tried {tried}"
+        )
+
+    def releases(self) -> dict[int, dict[str, str]]:
+        """Complete releases: year -> {table: "<file name> <fingerprint>"} for years whose four
+        files are all present. The fingerprint (size and mtime, S3 ETag, HTTP ETag or
+        Last-Modified) changes when a file is replaced, so a fixed release is new to the sensor."""
+        if self.backend == "sample":
+            return {
+                int(y): {
+                    t: f"{default_filename(t, y)} sample:{self.sample_accidents}:{self.sample_seed}"
+                    for t in TABLES
+                }
+                for y in self.sample_years
+            }
+        if self.backend == "http":
+            listing = self._http_listing()
+            years = self._http_years()
+        else:
+            listing = self._listing()
+            years = {found[1] for n in listing if (found := layouts.year_of_filename(n))}
+            years |= {int(k.rsplit("-", 1)[1]) for k in self.file_names}
+        found: dict[int, dict[str, str]] = {}
+        for year in sorted(years):
+            files = {}
+            for table in TABLES:
+                name = next((n for n in self.candidates(table, year) if n in listing), None)
+                if name is not None:
+                    files[table] = f"{name} {listing[name]}"
+            if len(files) == len(TABLES):
+                found[year] = files
+        return found
+
+    def available_years(self) -> list[int]:
+        """Years whose four files the source has (the sensor's view of releases)."""
+        return sorted(self.releases())
+
+    def _listing(self) -> dict[str, str]:
+        """File name -> fingerprint, for the local folder or the S3 prefix."""
         if self.backend == "local":
             if not self.folder:
                 raise ValueError("france_source backend 'local' needs `folder`")
-            return _read_local(Path(self.folder) / name, where)
-        if self.backend == "s3":
-            return self._fetch_s3(name, where)
-        return self._fetch_http(name, where)
-
-    def available_years(self) -> list[int]:
-        """Years whose caracteristiques file the source has (the sensor's view of releases)."""
-        if self.backend == "sample":
-            return sorted(int(y) for y in self.sample_years)
-        if self.backend == "local":
-            return _years_of(p.name for p in Path(self.folder).glob("*.csv"))
-        if self.backend == "s3":
-            client = self._s3_client()
-            pages = client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=self._s3_key("")
-            )
-            names = [
-                o["Key"].rsplit("/", 1)[-1] for page in pages for o in page.get("Contents", [])
-            ]
-            return _years_of(names)
-        years = {
-            int(k.rsplit("-", 1)[1])
-            for k in [*self.file_names, *OFFICIAL_FILE_NAMES]
-            if k.startswith("caracteristiques-")
+            return {
+                p.name: f"{p.stat().st_size}:{p.stat().st_mtime_ns}"
+                for p in Path(self.folder).iterdir()
+                if p.is_file()
+            }
+        client = self._s3_client()
+        pages = client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._s3_key("")
+        )
+        return {
+            o["Key"][len(self._s3_key("")) :]: f"{o['Size']}:{o.get('ETag', '').strip(chr(34))}"
+            for page in pages
+            for o in page.get("Contents", [])
         }
-        return sorted(years)
+
+    def _http_years(self) -> set[int]:
+        # A web server cannot be listed: probe every partition year up to the current one.
+        years = set(range(layouts.FIRST_YEAR, dt.date.today().year + 1))
+        return years | {int(k.rsplit("-", 1)[1]) for k in self.file_names}
+
+    def _http_listing(self) -> dict[str, str]:
+        listing = {}
+        with retrying_session(retries=2, backoff_factor=0.5) as session:
+            for year in sorted(self._http_years()):
+                for table in TABLES:
+                    name = self.candidates(table, year)[0]
+                    try:
+                        head = session.head(
+                            self._url(name), timeout=self.timeout_seconds, allow_redirects=True
+                        )
+                    except requests.RequestException:
+                        continue
+                    if head.status_code == 200:
+                        tag = head.headers.get("ETag") or head.headers.get("Last-Modified", "")
+                        listing[name] = f"{head.headers.get('Content-Length', '?')}:{tag}"
+        return listing
 
     # --- backends ---------------------------------------------------------------------------
 
@@ -188,10 +264,6 @@ def _read_local(path: Path, where: str) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         raise FranceSourceError(f"{where}: file not found") from None
-
-
-def _years_of(names) -> list[int]:
-    return sorted({int(m.group(2)) for n in names if (m := _YEAR_FILE.match(n))})
 
 
 def source_from_env() -> FranceSource:

@@ -117,8 +117,8 @@ def validate_day(tables: DayTables, stored: Commit | None, policy: IngestPolicy)
         failures = checks.validate(TABLE_SCHEMAS[asset_key], frame)
         if failures is not None:
             raise DayRejected(
-                f"{asset_key.to_user_string()} partition {key}: schema "
-                f"{TABLE_SCHEMAS[asset_key].name} fails: {checks.describe_failures(failures)}"
+                f"{asset_key.to_user_string()} partition {key}: "
+                + checks.failure_summary(TABLE_SCHEMAS[asset_key].name, failures)
             )
     if stored is not None and not policy.accept_shrink:
         before = stored.rows.get(RAW.to_user_string(), 0)

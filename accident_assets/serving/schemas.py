@@ -154,18 +154,26 @@ Vehicle = create_model(
     __doc__="One row of the BAAC vehicules table (the accident's key is implied).",
     **_optional_fields(ff.VEHICLE_FIELDS),
 )
+Road = create_model(
+    "Road",
+    __config__=_FORBID,
+    __doc__="One row of the BAAC lieux table: one road of the accident (its key is implied).",
+    **_optional_fields(ff.ROAD_FIELDS),
+)
 FullAccident = create_model(
     "FullAccident",
     __config__=_FORBID,
     __doc__=(
-        "A full accident: the caracteristiques and lieux fields, with lists of its users "
-        "(usagers) and vehicles (vehicules), as in the BAAC files."
+        "A full accident: the caracteristiques fields, its road (the lieux fields) or a list of "
+        "its roads (lieux, one per road involved), and lists of its users (usagers) and "
+        "vehicles (vehicules), as in the BAAC files."
     ),
     **{
         **_optional_fields(["Num_Acc", *ff.ACCIDENT_FIELDS], required=("jour", "mois", "an")),
         "hrmn": (str, Field(pattern=r"^\d{1,2}:\d{2}$")),
         "usagers": (list[User], Field(min_length=1, max_length=1000)),
         "vehicules": (list[Vehicle], Field(min_length=1, max_length=1000)),
+        "lieux": (list[Road] | None, Field(None, min_length=1, max_length=100)),
     },
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from upath import UPath
 
 from accident_assets import settings
 from accident_assets.france import features as F
+from accident_assets.france import sample
 from accident_assets.france.assets import FRANCE_ASSETS
 from accident_assets.france.definitions import FRANCE_CHECKS, defs, france_ingest_job
 from accident_assets.france.sources import FranceSource
@@ -26,12 +28,14 @@ ACCIDENTS = dg.AssetKey(["france", "accidents"])
 FEATURES = dg.AssetKey(["france", "features"])
 
 
-def run(source: FranceSource, partition: str) -> dg.ExecuteInProcessResult:
+def run(
+    source: FranceSource, partition: str, instance: dg.DagsterInstance | None = None
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [*FRANCE_ASSETS, *FRANCE_CHECKS],
         partition_key=partition,
         resources={**shared_resources(), "france_source": source},
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
 
@@ -168,24 +172,25 @@ def test_a_value_the_schema_rejects_keeps_the_whole_year(state_home: Path, local
     # catu 7 parses (an integer) but is no BAAC user category: the raw schema rejects it before
     # anything of the year is written.
     path.write_text(path.read_text("utf-8").replace('";"1";"1";"', '";"1";"7";"', 1), "utf-8")
-    result = run(source, "2021")
+    instance = dg.DagsterInstance.ephemeral()
+    result = run(source, "2021", instance)
     assert not result.success
     text = failure_text(result)
-    assert "france/raw_usagers 2021 (usagers-2021.csv): schema france_raw_usagers fails" in text
-    assert "column 'catu'" in text and "'7'" in text
+    assert "france/raw_usagers 2021 (usagers-2021.csv): Pandera schema france_raw_usagers" in text
+    assert "column 'catu' failed in_range" in text and "['7']" in text
     assert snapshot("2021") == before
 
 
 def test_the_files_of_another_year_are_refused(state_home: Path, local_folder: Path):
     source = FranceSource(backend="local", folder=str(local_folder))
-    assert run(source, "2022").success
-    before = snapshot("2022")
+    assert run(source, "2021").success
+    before = snapshot("2021")
     for table in ("caracteristiques", "lieux", "usagers", "vehicules"):
-        (local_folder / f"{table}-2021.csv").replace(local_folder / f"{table}-2022.csv")
-    result = run(source, "2022")
+        (local_folder / f"{table}-2022.csv").replace(local_folder / f"{table}-2021.csv")
+    result = run(source, "2021")
     assert not result.success
-    assert "column 'an' is [2021]" in failure_text(result)
-    assert snapshot("2022") == before
+    assert "column 'an' is [2022]" in failure_text(result)
+    assert snapshot("2021") == before
 
 
 def test_definitions_and_job():
@@ -234,9 +239,11 @@ def test_release_sensor_requests_each_new_year_once(state_home: Path, local_fold
 
     result = evaluate()
     assert [r.partition_key for r in result.run_requests] == ["2021", "2022"]
-    assert [r.run_key for r in result.run_requests] == ["france-2021", "france-2022"]
+    keys = {r.partition_key: r.run_key for r in result.run_requests}
+    assert all(re.fullmatch(rf"france-{y}-[0-9a-f]{{12}}", k) for y, k in keys.items())
+    assert evaluate().run_requests[1].run_key == keys["2022"]  # same files, same key
 
-    # 2021 ingested: only 2022 is new; without a 2022 release, nothing.
+    # 2021 ingested: only 2022 is new; a 2022 with three files of four is not a release.
     dg.materialize(
         [*FRANCE_ASSETS, *FRANCE_CHECKS],
         partition_key="2021",
@@ -249,6 +256,68 @@ def test_release_sensor_requests_each_new_year_once(state_home: Path, local_fold
     assert isinstance(skipped, dg.SkipReason) and "no new year" in skipped.skip_message
 
 
+def test_release_sensor_offers_a_failed_year_again_when_its_files_change(
+    state_home: Path, local_folder: Path
+):
+    """A run failed on a broken file: the year is not materialized; the same files keep the same
+    run key (Dagster does not request it twice), a fixed file gives a new one."""
+    from accident_assets.france.sensors import france_new_release_sensor
+
+    instance = dg.DagsterInstance.ephemeral()
+    source = FranceSource(backend="local", folder=str(local_folder))
+    (local_folder / "usagers-2022.csv").write_text('"Num_Acc";"bad"\n', "utf-8")
+
+    def run_key_of_2022() -> str:
+        with dg.build_sensor_context(instance=instance, resources={"france_source": source}) as ctx:
+            result = france_new_release_sensor(ctx)
+        return next(r.run_key for r in result.run_requests if r.partition_key == "2022")
+
+    broken = run_key_of_2022()
+    failed = dg.materialize(
+        [*FRANCE_ASSETS, *FRANCE_CHECKS],
+        partition_key="2022",
+        resources={**shared_resources(), "france_source": source},
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not failed.success
+    assert run_key_of_2022() == broken
+    sample.write_year(local_folder, 2022, 600)  # the fixed release
+    assert run_key_of_2022() != broken
+
+
+def _header_only(name: str):
+    def corrupt(folder: Path) -> None:
+        path = folder / name
+        path.write_text(path.read_text("utf-8").split("\n", 1)[0] + "\n", "utf-8")
+
+    return corrupt
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [
+        (
+            _header_only("usagers-2021.csv"),
+            r"usagers 2021 \(usagers-2021\.csv\): 126 of 126 accidents",
+        ),
+        (_header_only("lieux-2021.csv"), r"lieux 2021 \(lieux-2021\.csv\): 126 of 126 accidents"),
+    ],
+    ids=["usagers_header_only", "lieux_header_only"],
+)
+def test_real_head_with_an_empty_table_fails_and_stores_nothing(
+    state_home: Path, head_folder: Path, tmp_path: Path, corrupt, message: str
+):
+    folder = tmp_path / "head"
+    shutil.copytree(head_folder, folder)
+    corrupt(folder)
+    result = run(FranceSource(backend="local", folder=str(folder)), "2021")
+    assert not result.success
+    assert re.search(message, failure_text(result)), failure_text(result)[:2000]
+    assert snapshot("2021") == {}
+
+
 @pytest.mark.real_data
 def test_real_head_files_through_the_group(state_home: Path, head_folder: Path):
     result = run(FranceSource(backend="local", folder=str(head_folder)), "2021")
@@ -256,3 +325,37 @@ def test_real_head_files_through_the_group(state_home: Path, head_folder: Path):
     assert all(e.passed for e in result.get_asset_check_evaluations())
     features = read_partitions(settings.storage_root(), FEATURES, ["2021"])["2021"]
     assert features.height == 126 and features.null_count().sum_horizontal().item() == 0
+
+
+@pytest.mark.real_data
+def test_real_first976_through_the_ingest_job(state_home: Path, shared_data: Path):
+    folder = shared_data / "france_baac" / "2021-first976"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent")
+    definitions = dg.Definitions(
+        assets=FRANCE_ASSETS,
+        asset_checks=FRANCE_CHECKS,
+        jobs=[france_ingest_job],
+        resources={
+            **shared_resources(),
+            "france_source": FranceSource(backend="local", folder=str(folder)),
+        },
+    )
+    with dg.instance_for_test() as instance:
+        result = definitions.resolve_job_def("france_ingest_job").execute_in_process(
+            partition_key="2021", instance=instance
+        )
+        assert result.success
+        assert all(e.passed for e in result.get_asset_check_evaluations())
+    root = settings.storage_root()
+    stored = {key.path[-1]: read_partitions(root, key, ["2021"])["2021"].height for key in KEYS}
+    assert stored == {
+        "raw_caracteristiques": 976,
+        "raw_lieux": 976,
+        "raw_usagers": 2303,
+        "raw_vehicules": 1613,
+        "accidents": 976,
+        "features": 976,
+    }
+    accidents = read_partitions(root, ACCIDENTS, ["2021"])["2021"]
+    assert int(accidents["priority"].sum()) == 365  # the README's figure

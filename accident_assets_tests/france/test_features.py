@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 from accident_assets.france import features as F
 from accident_assets.france import sample
+from accident_assets.france.reader import TABLES, read_table
 from accident_assets.france.transforms import merge_accidents
 
 REFERENCE_RECORD = {  # the reference's src/models/test_features.json, as sent to its API
@@ -288,3 +290,43 @@ def test_sample_years_are_partitions():
     keys = france_yearly_partitions.get_partition_keys()
     assert keys[0] == "2019" and {"2021", "2022"} <= set(keys)
     assert all(str(y) in keys for y in sample.DEFAULT_YEARS)
+
+
+@pytest.mark.real_data
+def test_full_accident_with_several_roads_gives_the_training_features(shared_data: Path):
+    """The real 2024 head (17 accidents with several roads) sent as full accidents with a `lieux`
+    list, through the API's request model: the same features as the files -> merge path."""
+    from accident_assets.france.sources import FranceSource
+    from accident_assets.serving.schemas import FRANCE_REQUEST, france_records
+
+    folder = shared_data / "france_baac" / "2024-head"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent")
+    source = FranceSource(backend="local", folder=str(folder))
+    tables = {
+        t: read_table(source.fetch(2024, t), t, 2024, source.filename(t, 2024)) for t in TABLES
+    }
+    training = F.build_features(merge_accidents(*tables.values(), 2024))
+
+    def rows(table: str, num: int, *drop: str) -> list[dict]:
+        frame = tables[table].filter(pl.col("Num_Acc") == num).drop("Num_Acc", *drop)
+        return [{k: v for k, v in r.items() if v is not None} for r in frame.to_dicts()]
+
+    records = [
+        {
+            **rows("caracteristiques", num)[0],
+            "lieux": rows("lieux", num),
+            "usagers": rows("usagers", num, "grav"),
+            "vehicules": rows("vehicules", num),
+        }
+        for num in tables["caracteristiques"]["Num_Acc"].sort().to_list()
+    ]
+    assert sum(len(r["lieux"]) > 1 for r in records) == 17
+    validated = france_records(FRANCE_REQUEST.validate_python(records))
+    served = F.build_features(F.accidents_from_payload(validated))
+    assert served.drop("Num_Acc").equals(training.drop("Num_Acc", F.TARGET))
+    # Only the first road sent: the features of a one-road accident, not of the multi-road one.
+    one_road = F.accidents_from_payload([{**records[1], "lieux": records[1]["lieux"][:1]}])
+    assert one_road["nb_lieux"][0] == 1
+    with pytest.raises(ValueError, match=r"record 0: road field\(s\) \['catr'\] given beside"):
+        F.accidents_from_payload([{**records[1], "catr": 3}])

@@ -128,3 +128,139 @@ def test_optional_id_usager_and_null_tokens():
     row = read_table(text.encode(), "usagers", 2022).row(0, named=True)
     assert row["id_usager"] == f"1{NBSP}099{NBSP}545" and row["an_nais"] is None
     assert row["actp"] == " -1"  # text columns are kept as published
+
+
+# --- formats that differ by year ------------------------------------------------------------
+
+HEAD_2024 = {
+    "caracteristiques": "caract-2024.csv",
+    "lieux": "lieux-2024.csv",
+    "usagers": "usagers-2024.csv",
+    "vehicules": "vehicules-2024.csv",
+}
+
+
+@pytest.fixture
+def head_2024(shared_data: Path) -> Path:
+    folder = shared_data / "france_baac" / "2024-head"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent")
+    return folder
+
+
+@pytest.mark.real_data
+def test_real_2024_head_parses_with_its_own_layout(head_2024: Path):
+    # The vehicules header holds '"id_vehicule\n"' (a line break inside the quotes).
+    assert b'"id_vehicule\n"' in (head_2024 / "vehicules-2024.csv").read_bytes()
+    tables = {
+        t: read_table((head_2024 / name).read_bytes(), t, 2024, name)
+        for t, name in HEAD_2024.items()
+    }
+    assert {t: f.height for t, f in tables.items()} == {
+        "caracteristiques": 40,
+        "lieux": 57,
+        "usagers": 104,
+        "vehicules": 68,
+    }
+    for table, frame in tables.items():
+        assert frame.schema == pl.Schema(COLUMNS[table])
+    carac = tables["caracteristiques"]
+    assert carac["lat"][0] == pytest.approx(47.56277)  # 8 decimals: "47,56277000"
+    assert carac.filter(pl.col("Num_Acc") == 202400000004)["long"][0] == pytest.approx(-0.39851)
+    lieux = tables["lieux"]
+    assert lieux.filter(pl.col("Num_Acc") == 202400000002)["pr"].to_list() == ["-1", "-1"]
+    assert lieux["larrout"].min() == -1.0  # "-1" without the leading space
+    assert tables["usagers"]["id_usager"][0] == f"203{NBSP}988{NBSP}581"
+    assert tables["vehicules"]["id_vehicule"].null_count() == 0
+
+
+LIEUX_2024 = (
+    '"Num_Acc";"catr";"voie";"v1";"v2";"circ";"nbv";"vosp";"prof";"pr";"pr1";"plan";"lartpc";'
+    '"larrout";"surf";"infra";"situ";"vma"\n'
+    '"202400000001";"3";"D438";"0";"";"2";"2";"0";"1";"1";"2 218";"2";"";"7";"1";"0";"1";"-1"\n'
+)
+
+
+def test_2024_values_read_and_pr1_thousands_separator_stays_text():
+    row = read_table(LIEUX_2024.encode(), "lieux", 2024).row(0, named=True)
+    assert row["pr1"] == "2 218" and row["vma"] == -1 and row["v2"] is None
+
+
+@pytest.mark.parametrize("name", ['"id_\nvehicule"', '"id_vehicule\n"', '" id_vehicule "'])
+def test_header_names_tolerate_stray_whitespace(name: str):
+    text = (
+        f'"Num_Acc";{name};"num_veh";"senc";"catv";"obs";"obsm";"choc";"manv";"motor";"occutc"\n'
+        f'"202400000001";"155{NBSP}781";"A01";"1";"7";"0";"2";"1";"13";"1";""\n'
+    )
+    if "\n" in name.strip('"').strip():  # a break in the middle of the name is not whitespace
+        with pytest.raises(BaacFormatError, match=r"unexpected column\(s\) 'id_\\nvehicule'"):
+            read_table(text.encode(), "vehicules", 2024)
+        return
+    assert read_table(text.encode(), "vehicules", 2024)["id_vehicule"][0] == f"155{NBSP}781"
+
+
+CARAC = (
+    '"{key}";"jour";"mois";"an";"hrmn";"lum";"dep";"com";"agg";"int";"atm";"col";"adr";"lat";"long"\n'
+    '"202200000001";"19";"10";"2022";"16:15";"1";"26";"26198";"2";"3";"1";"3";" TEPR";"44,55";"4,75"\n'
+)
+
+
+def test_accident_id_of_2022_is_renamed_num_acc():
+    frame = read_table(CARAC.format(key="Accident_Id").encode(), "caracteristiques", 2022)
+    assert frame.columns[0] == "Num_Acc" and frame["Num_Acc"][0] == 202200000001
+    assert frame["adr"][0] == " TEPR"  # text kept as published, leading space too
+    # 2021 knows no Accident_Id: refused, not guessed.
+    with pytest.raises(
+        BaacFormatError, match=r"2021.*missing column\(s\) 'Num_Acc'.*'Accident_Id'"
+    ):
+        read_table(CARAC.format(key="Accident_Id").encode(), "caracteristiques", 2021)
+
+
+def test_id_usager_is_required_from_2022():
+    assert read_table(GOOD_USER_2021.encode(), "usagers", 2021)["id_usager"][0] is None
+    with pytest.raises(BaacFormatError, match=r"usagers 2022 .*missing column\(s\) 'id_usager'"):
+        read_table(GOOD_USER_2021.encode(), "usagers", 2022)
+
+
+GOOD_USER_2021 = (
+    '"Num_Acc";"id_vehicule";"num_veh";"place";"catu";"grav";"sexe";"an_nais";'
+    '"trajet";"secu1";"secu2";"secu3";"locp";"actp";"etatp"\n'
+    f'"202100000001";"201{NBSP}764";"B01";"1";"1";"3";"1";"2000";"1";"0";" -1";" -1";"0";"0";" -1"\n'
+)
+
+
+# --- errors that name the place -------------------------------------------------------------
+
+
+@pytest.mark.real_data
+def test_broken_quote_names_year_file_line_and_column(head_folder: Path):
+    lines = (head_folder / "usagers-2021.csv").read_text("utf-8").split("\n")
+    # Line 40: the quote closing num_veh is lost ("B01;"1"...): polars alone says "not properly
+    # escaped" about a field it cannot place.
+    lines[39] = lines[39].replace('"B01";', '"B01;', 1).replace('"A01";', '"A01;', 1)
+    data = "\n".join(lines).encode()
+    with pytest.raises(
+        BaacFormatError,
+        match=r"^BAAC usagers 2021 \(usagers-2021\.csv\): line 40, column 3 \('num_veh'\): a quote",
+    ):
+        read_table(data, "usagers", 2021, "usagers-2021.csv")
+
+
+@pytest.mark.real_data
+def test_file_ending_inside_a_quote_blames_where_it_opened(head_folder: Path):
+    text = (head_folder / "vehicules-2021.csv").read_text("utf-8").rstrip("\n")
+    last = text.count("\n") + 1
+    data = text[:-1].encode()  # the very last closing quote is gone
+    with pytest.raises(
+        BaacFormatError,
+        match=rf"vehicules 2021 .*: line {last}, column 11 \('occutc'\): the quote opened there never closes",
+    ):
+        read_table(data, "vehicules", 2021, "vehicules-2021.csv")
+
+
+def test_row_with_missing_fields_names_its_line():
+    text = GOOD + '"202100000002";"3";"981"\n'
+    with pytest.raises(
+        BaacFormatError, match=r"lieux 2021 .*: line 3: 3 field\(s\) where the header has 18"
+    ):
+        read_table(text.encode(), "lieux", 2021)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from dagster_aws.s3 import S3Resource
 
+from accident_assets.france.layouts import layout, year_of_filename
 from accident_assets.france.reader import TABLES, read_table
 from accident_assets.france.sources import FranceSource, FranceSourceError, source_from_env
 
@@ -66,9 +67,12 @@ def test_local_backend(local_folder: Path):
     assert source.fetch(2022, "vehicules") == (local_folder / "vehicules-2022.csv").read_bytes()
     with pytest.raises(
         FranceSourceError,
-        match=r"BAAC caracteristiques 2023: .*caracteristiques-2023\.csv \(local source\): file not found",
+        match=r"BAAC caracteristiques 2023: no file under any accepted name \(local source\); "
+        r"tried .*/caract-2023\.csv, .*/caracteristiques-2023\.csv",
     ):
         source.fetch(2023, "caracteristiques")
+    with pytest.raises(FranceSourceError, match=r"BAAC lieux 2023: .*lieux-2023\.csv .*not found"):
+        source.fetch(2023, "lieux")
 
 
 def test_s3_backend_against_moto(moto_s3, sample_folder: Path):
@@ -113,7 +117,8 @@ def test_http_backend_uses_the_configured_names(http_folder: tuple[str, Path], s
         backend="http", base_url=url, file_names={"lieux-2023": f"{url}/lieux-2021.csv"}
     )
     assert remapped.fetch(2023, "lieux") == (sample_folder / "lieux-2021.csv").read_bytes()
-    assert 2023 in remapped.available_years()
+    # 2023 has one file of four: not a release.
+    assert remapped.available_years() == [2021, 2022]
 
 
 def test_backend_from_environment(monkeypatch: pytest.MonkeyPatch, local_folder: Path):
@@ -133,3 +138,128 @@ def test_sample_backend_regenerates_when_its_size_changes(state_home: Path):
         read_table(smaller.fetch(2022, "caracteristiques"), "caracteristiques", 2022).height == 30
     )
     assert read_table(small.fetch(2022, "lieux"), "lieux", 2022).height == 40
+
+
+# --- the per-year layout, and the real heads through every backend ----------------------------
+
+
+def test_layout_names_of_every_release():
+    official = {y: layout(y).official("caracteristiques") for y in range(2019, 2026)}
+    assert official == {
+        2019: "caracteristiques-2019.csv",
+        2020: "caracteristiques-2020.csv",
+        2021: "caracteristiques-2021.csv",
+        2022: "carcteristiques-2022.csv",
+        2023: "caract-2023.csv",
+        2024: "caract-2024.csv",
+        2025: "caract-2025.csv",  # the newest layout for a release not known yet
+    }
+    assert layout(2024).accepted("caracteristiques") == (
+        "caract-2024.csv",
+        "caracteristiques-2024.csv",
+    )
+    assert all(layout(y).official(t) == f"{t}-{y}.csv" for y in (2019, 2024) for t in TABLES[1:])
+    assert (
+        layout(2021).optional == {"usagers": frozenset({"id_usager"})} and not layout(2022).optional
+    )
+    assert layout(2022).renames == {"caracteristiques": {"Accident_Id": "Num_Acc"}}
+    assert year_of_filename("carcteristiques-2022.csv") == ("caracteristiques", 2022)
+    assert year_of_filename("caract-2021.csv") is None  # not a name of the 2021 release
+    assert year_of_filename("lieux-2018.csv") is None
+
+
+def _real_heads(shared_data: Path) -> dict[int, Path]:
+    folders = {y: shared_data / "france_baac" / f"{y}-head" for y in (2021, 2024)}
+    for folder in folders.values():
+        if not folder.is_dir():
+            pytest.skip(f"{folder} is absent")
+    return folders
+
+
+def _lines(data: bytes) -> int:
+    """Records of a file: lines, less the header, less line breaks inside quoted names."""
+    header_breaks = (
+        data.split(b'"\n"', 1)[0].count(b"\n")
+        if data.startswith(b'"Num_Acc";"id_vehicule\n')
+        else 0
+    )
+    return data.count(b"\n") - 1 - header_breaks
+
+
+def _assert_nothing_lost(source: FranceSource, folder: Path, year: int) -> None:
+    for table in TABLES:
+        name = source.filename(table, year)
+        data = source.fetch(year, table)
+        assert data == (folder / name).read_bytes(), (table, name)
+        assert read_table(data, table, year, name).height == _lines(data), (table, name)
+
+
+@pytest.mark.real_data
+def test_real_heads_through_local_with_official_names(shared_data: Path):
+    for year, folder in _real_heads(shared_data).items():
+        source = FranceSource(backend="local", folder=str(folder))
+        assert source.available_years() == [year]
+        _assert_nothing_lost(source, folder, year)
+    assert (
+        FranceSource(backend="local", folder=str(folder)).filename("caracteristiques", 2024)
+        == "caract-2024.csv"
+    )
+
+
+@pytest.mark.real_data
+def test_real_heads_through_s3_under_official_names(moto_s3, shared_data: Path):
+    for folder in _real_heads(shared_data).values():
+        for path in folder.glob("*.csv"):
+            moto_s3.put_object(
+                Bucket="accident-assets-test", Key=f"baac/{path.name}", Body=path.read_bytes()
+            )
+    source = FranceSource(
+        backend="s3",
+        bucket="accident-assets-test",
+        prefix="baac",
+        s3=S3Resource(region_name="us-east-1"),
+    )
+    assert source.available_years() == [2021, 2024]
+    for year, folder in _real_heads(shared_data).items():
+        _assert_nothing_lost(source, folder, year)
+    before = source.releases()[2024]
+    moto_s3.put_object(Bucket="accident-assets-test", Key="baac/lieux-2024.csv", Body=b"changed")
+    assert source.releases()[2024]["lieux"] != before["lieux"]
+    moto_s3.delete_object(Bucket="accident-assets-test", Key="baac/usagers-2024.csv")
+    assert source.available_years() == [2021]  # three files of four: no release
+
+
+@pytest.fixture
+def real_http(shared_data: Path) -> Iterator[str]:
+    """The real 2021 and 2024 heads, under their official names, served on 127.0.0.1."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for folder in _real_heads(shared_data).values():
+            for path in folder.glob("*.csv"):
+                shutil.copy(path, root / path.name)
+        handler = functools.partial(_QuietHandler, directory=str(root))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        thread.start()
+        timer = threading.Timer(60, server.shutdown)  # stops by itself even if the test hangs
+        timer.daemon = True
+        timer.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            timer.cancel()
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.mark.real_data
+def test_real_heads_through_http_official_names(real_http: str, shared_data: Path):
+    source = FranceSource(backend="http", base_url=real_http, timeout_seconds=5)
+    assert source.filename("caracteristiques", 2024) == "caract-2024.csv"
+    assert source.available_years() == [2021, 2024]
+    for year, folder in _real_heads(shared_data).items():
+        _assert_nothing_lost(source, folder, year)
