@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import csv
+import datetime as dt
 import shutil
 from collections.abc import Callable
 from pathlib import Path
