@@ -46,7 +46,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 from dagster._core.definitions.definition_config_schema import DefinitionConfigSchema
-from pydantic import PrivateAttr
+from pydantic import ConfigDict, PrivateAttr
 
 from accident_assets.nyc import sample, socrata
 from accident_assets.nyc.transforms import API_COLUMNS
@@ -108,7 +108,16 @@ class NycSource(dg.ConfigurableResource):
     """The NYC crash source bound under ``nyc_source``: the interface every backend implements.
     Bind a subclass; this class itself has no data."""
 
+    # A field of another backend (``SocrataNycSource(path=...)``, the old ``backend=``) is an
+    # error here as it is in run config, not silently dropped.
+    model_config = ConfigDict(extra="forbid")
+
     def __init__(self, **data: Any) -> None:
+        if type(self) is NycSource:
+            raise TypeError(
+                "NycSource is the interface; bind SampleNycSource, SocrataNycSource or "
+                "CsvExportNycSource (or source_from_env())"
+            )
         super().__init__(**data)
         # Dagster makes the bound values the default of the *whole* config dict, so a run config
         # naming one field resets every other field to its class default (a loopback or proxy

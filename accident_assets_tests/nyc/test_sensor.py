@@ -12,7 +12,7 @@ from accident_assets.nyc import definitions as nyc
 from accident_assets.nyc.assets import NYC_ASSETS
 from accident_assets.nyc.jobs import nyc_ingest_job
 from accident_assets.nyc.sensors import nyc_new_days_sensor, plan_runs
-from accident_assets.nyc.sources import NycSource
+from accident_assets.nyc.sources import CsvExportNycSource, NycSource, SampleNycSource
 from accident_assets.resources import shared_resources
 
 D = dt.date
@@ -26,7 +26,7 @@ def evaluate(instance: dg.DagsterInstance, source: NycSource, cursor: str | None
 
 
 def sample_until(day: str) -> NycSource:
-    return NycSource(backend="sample", sample_last_day=day)
+    return SampleNycSource(last_day=day)
 
 
 @pytest.fixture
@@ -85,9 +85,7 @@ def test_late_reports_are_picked_up_by_running_the_requests(
     """Ingested through 07-06 from the first export; the later export's newest day 07-07 makes
     the sensor re-ingest 07-05 and 07-06 as well, and the runs it asks for succeed."""
     week = shared_data / "nyc_collisions/2024-w27"
-    source = NycSource(
-        backend="csv_export", csv_path=str(week / "nyccrashes_2024w0630_by20250212.csv")
-    )
+    source = CsvExportNycSource(path=str(week / "nyccrashes_2024w0630_by20250212.csv"))
     result = evaluate(instance, source, "2024-07-06")
     assert [(r.partition_key, r.tags["nyc/sensor_reason"]) for r in result.run_requests] == [
         ("2024-07-05", "reingest"),

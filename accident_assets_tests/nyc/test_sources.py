@@ -126,3 +126,10 @@ def test_sample_day_stats_follow_its_rows():
     located = sum(bool(r.get("latitude")) and bool(r.get("longitude")) for r in rows)
     assert stats[DAY] == DayStat(count=len(rows), geocoded=located, updated_at=None)
     assert 0 < located < len(rows)  # the sample, like the city, has crashes without a point
+
+
+def test_the_interface_cannot_be_bound_and_foreign_fields_are_errors():
+    with pytest.raises(TypeError, match="NycSource is the interface; bind SampleNycSource"):
+        NycSource()
+    with pytest.raises(ValueError, match="path\n  Extra inputs are not permitted"):
+        SocrataNycSource(path="/tmp/exports")
