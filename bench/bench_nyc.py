@@ -57,7 +57,7 @@ def scenario(name: str) -> dict:
     from accident_assets.nyc.sample import sample_day
     from accident_assets.nyc.socrata import SocrataClient
     from accident_assets.nyc.soql_server import SoqlServer
-    from accident_assets.nyc.sources import CsvExportSource, NycSource
+    from accident_assets.nyc.sources import CsvExportNycSource, NycSource, SampleNycSource
 
     csv_dir = settings.shared_data_dir() / "nyc_collisions" / "2023-01"
     if "csv_export" in name and not csv_dir.is_dir():
@@ -80,7 +80,7 @@ def scenario(name: str) -> dict:
         def work() -> int:
             return _pure(JANUARY, sample_day)
     elif name == "pure csv_export Jan 2023 (real), 31 days":
-        source = CsvExportSource(csv_dir)
+        source = CsvExportNycSource(path=str(csv_dir))
 
         def work() -> int:
             return _pure(JANUARY, source.fetch_day)
@@ -93,12 +93,14 @@ def scenario(name: str) -> dict:
     elif name.startswith("dagster"):
         from accident_assets.io_manager import read_partitions, stored_partitions
 
-        source = NycSource()
+        source: NycSource = SampleNycSource()
         if "csv_export" in name:
-            source = NycSource(backend="csv_export", csv_path=str(csv_dir))
+            source = CsvExportNycSource(path=str(csv_dir))
         instance = dg.DagsterInstance.ephemeral()
         # Warm-up: loads Dagster's machinery once, as a long-lived process would have.
-        ingest_days(dt.date(2023, 3, 1), dt.date(2023, 3, 1), source=NycSource(), instance=instance)
+        ingest_days(
+            dt.date(2023, 3, 1), dt.date(2023, 3, 1), source=SampleNycSource(), instance=instance
+        )
         days = (
             JANUARY[:1]
             if name.endswith(", 1 day")

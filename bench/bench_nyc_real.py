@@ -48,14 +48,14 @@ def run(dataset: str, holdouts: list[int], trials: int, shared: Path) -> None:
     import polars as pl
 
     from accident_assets.nyc.run import ingest_days
-    from accident_assets.nyc.sources import NycSource
+    from accident_assets.nyc.sources import CsvExportNycSource
     from accident_assets.resources import shared_resources
     from accident_assets.training import definitions as training
     from accident_assets.training.factory import op_name, run_config
     from accident_assets.training.tasks import NYC
 
     instance = dg.DagsterInstance.get()
-    source = NycSource(backend="csv_export", csv_path=str(shared / "nyc_collisions" / relative))
+    source = CsvExportNycSource(path=str(shared / "nyc_collisions" / relative))
     started = time.perf_counter()
     ingest_days(first, last, source=source, instance=instance)
     print(

@@ -1,28 +1,52 @@
-"""Where NYC crash days come from: one resource (key ``nyc_source``), three backends.
+"""Where NYC crash days come from: one resource key (``nyc_source``), one class per backend.
 
-- ``socrata``: the live API (production), see :mod:`accident_assets.nyc.socrata`.
-- ``csv_export``: portal "Export → CSV" files (a folder, or one file), split into days and
-  converted to the API's names and shapes, so every backend feeds the same raw table.
-- ``sample``: the offline default, :mod:`accident_assets.nyc.sample`.
+- :class:`SocrataNycSource`: the live API (production), see :mod:`accident_assets.nyc.socrata`.
+- :class:`CsvExportNycSource`: portal "Export → CSV" files (one file, or a folder of them),
+  checked strictly against the export layout, split into days and converted to the API's names
+  and shapes, so every backend feeds the same raw table.
+- :class:`SampleNycSource`: the offline default, :mod:`accident_assets.nyc.sample`.
 
-Every backend answers two questions: the rows of a day, and the newest day that has data (for the
-sensor). Choose the backend with the resource config, or with ``ACCIDENT_ASSETS_NYC_SOURCE``
-(``sample``/``socrata``/``csv_export``), ``ACCIDENT_ASSETS_NYC_CSV`` (folder or file) and
-``ACCIDENT_ASSETS_NYC_SOCRATA_URL`` at load time; the app token is read from the environment
-variable named by ``app_token_env`` (default ``NYC_SOCRATA_APP_TOKEN``) when a day is fetched.
+Each backend is its own ``ConfigurableResource`` with only its own fields, so run config can tune
+the bound backend (``{"page_size": 50}``) but never switch it, and a field of another backend is
+a config error. Assets and sensors annotate ``nyc_source: NycSource`` (the shared interface):
+
+- ``fetch_day(day)``: the API-shaped records of a day;
+- ``newest_day()``: the newest day with data (for the new-days sensor);
+- ``day_stats(first, last)``: :class:`DayStat` per day of the window (days without rows may be
+  absent: count 0), for change detection;
+- ``describe()``: one line for logs and metadata.
+
+The backend is chosen when the definitions load, by :func:`source_from_env`:
+``ACCIDENT_ASSETS_NYC_SOURCE`` (``sample``/``socrata``/``csv_export``), ``ACCIDENT_ASSETS_NYC_CSV``
+(folder or file) and ``ACCIDENT_ASSETS_NYC_SOCRATA_URL``; the app token is read from the
+environment variable named by ``app_token_env`` (default ``NYC_SOCRATA_APP_TOKEN``) when the
+client is first used, and never logged.
+
+Export folders: several exports of overlapping periods are merged by ``COLLISION_ID``, the row of
+the **newest export** winning. Which export is newer is decided by content, not by file name
+order: the file with the larger maximum ``COLLISION_ID`` (ids are issued increasingly, so a later
+download holds later reports). Two files with the same maximum id are ordered by the 8-digit
+``YYYYMMDD`` download date in their names when both have one; otherwise the folder is refused,
+naming both files.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import datetime as dt
+import itertools
 import os
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import dagster as dg
 import polars as pl
+from dagster._core.definitions.definition_config_schema import DefinitionConfigSchema
+from pydantic import ConfigDict, PrivateAttr
 
 from accident_assets.nyc import sample, socrata
 from accident_assets.nyc.transforms import API_COLUMNS
@@ -32,33 +56,183 @@ CSV_ENV = "ACCIDENT_ASSETS_NYC_CSV"
 URL_ENV = "ACCIDENT_ASSETS_NYC_SOCRATA_URL"
 TOKEN_ENV_DEFAULT = "NYC_SOCRATA_APP_TOKEN"
 
+EXPORT_HEADER: tuple[str, ...] = (
+    "CRASH DATE",
+    "CRASH TIME",
+    "BOROUGH",
+    "ZIP CODE",
+    "LATITUDE",
+    "LONGITUDE",
+    "LOCATION",
+    "ON STREET NAME",
+    "CROSS STREET NAME",
+    "OFF STREET NAME",
+    "NUMBER OF PERSONS INJURED",
+    "NUMBER OF PERSONS KILLED",
+    "NUMBER OF PEDESTRIANS INJURED",
+    "NUMBER OF PEDESTRIANS KILLED",
+    "NUMBER OF CYCLIST INJURED",
+    "NUMBER OF CYCLIST KILLED",
+    "NUMBER OF MOTORIST INJURED",
+    "NUMBER OF MOTORIST KILLED",
+    *(f"CONTRIBUTING FACTOR VEHICLE {i}" for i in range(1, 6)),
+    "COLLISION_ID",
+    *(f"VEHICLE TYPE CODE {i}" for i in range(1, 6)),
+)
+# Value formats of the export, per column; empty cells are null and allowed except where noted.
+EXPORT_FORMATS: dict[str, tuple[str, str, bool]] = {
+    # column: (regex, what it should look like, empty allowed)
+    "CRASH DATE": (r"^(0[1-9]|1[0-2])/(0[1-9]|[12]\d|3[01])/\d{4}$", "MM/DD/YYYY", False),
+    "CRASH TIME": (r"^([0-9]|1[0-9]|2[0-3]):[0-5]\d$", "H:MM", False),
+    "ZIP CODE": (r"^\d{5}$", "5 digits or empty", True),
+    "COLLISION_ID": (r"^\d+$", "an integer", False),
+}
+DATE_IN_NAME = re.compile(r"(?<!\d)(\d{8})(?!\d)")
+
+
+class ExportFormatError(ValueError):
+    """A file is not a portal "Export → CSV" file; the message names file, column, line."""
+
 
 @dataclass(frozen=True)
 class DayStat:
+    """What change detection compares per day: rows, rows with both coordinates, and the newest
+    ``:updated_at`` of the day's rows (None where the backend has no such field)."""
+
     count: int
     geocoded: int
-    updated_at: str | None
+    updated_at: str | None = None
 
 
-class DaySource(Protocol):
-    def fetch_day(self, day: dt.date) -> list[dict[str, Any]]: ...
+class NycSource(dg.ConfigurableResource):
+    """The NYC crash source bound under ``nyc_source``: the interface every backend implements.
+    Bind a subclass; this class itself has no data."""
 
-    def newest_day(self) -> dt.date | None: ...
+    # A field of another backend (``SocrataNycSource(path=...)``, the old ``backend=``) is an
+    # error here as it is in run config, not silently dropped.
+    model_config = ConfigDict(extra="forbid")
 
-
-class SampleSource:
-    def __init__(self, seed: int = 7, last_day: dt.date | None = None) -> None:
-        self.seed = seed
-        self.last_day = last_day
+    def __init__(self, **data: Any) -> None:
+        if type(self) is NycSource:
+            raise TypeError(
+                "NycSource is the interface; bind SampleNycSource, SocrataNycSource or "
+                "CsvExportNycSource (or source_from_env())"
+            )
+        super().__init__(**data)
+        # Dagster makes the bound values the default of the *whole* config dict, so a run config
+        # naming one field resets every other field to its class default (a loopback or proxy
+        # base_url back to production, a tuned retry count back to 5). Make each bound value the
+        # default of its own field instead, so run config only changes what it names.
+        state = self._state__internal__
+        bound = state.resolved_config_dict
+        fields = {
+            name: dg.Field(
+                field.config_type,
+                default_value=bound[name],
+                is_required=False,
+                description=field.description,
+            )
+            if name in bound
+            else field
+            for name, field in state.schema.config_type.fields.items()
+        }
+        schema = dg.Field(dg.Shape(fields), is_required=False)
+        self._state__internal__ = state._replace(config_schema=DefinitionConfigSchema(schema))
 
     def fetch_day(self, day: dt.date) -> list[dict[str, Any]]:
-        if self.last_day is not None and day > self.last_day:
+        raise NotImplementedError(f"{type(self).__name__} does not implement fetch_day")
+
+    def newest_day(self) -> dt.date | None:
+        raise NotImplementedError(f"{type(self).__name__} does not implement newest_day")
+
+    def day_stats(self, first: dt.date, last: dt.date) -> dict[dt.date, DayStat]:
+        raise NotImplementedError(f"{type(self).__name__} does not implement day_stats")
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    def source(self) -> NycSource:
+        # Kept for callers written against the old single class, whose source() picked a backend.
+        return self
+
+
+def _stats_of(rows: list[dict[str, Any]]) -> DayStat:
+    geocoded = sum(bool(r.get("latitude")) and bool(r.get("longitude")) for r in rows)
+    return DayStat(count=len(rows), geocoded=geocoded)
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+class SampleNycSource(NycSource):
+    """The deterministic synthetic city: every day up to yesterday (or ``last_day``)."""
+
+    seed: int = 7
+    last_day: str = ""  # ISO date; empty: yesterday (UTC)
+
+    def newest_day(self) -> dt.date | None:
+        if self.last_day:
+            return dt.date.fromisoformat(self.last_day)
+        return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+
+    def fetch_day(self, day: dt.date) -> list[dict[str, Any]]:
+        newest = self.newest_day()
+        if newest is not None and day > newest:
             return []
         return sample.sample_day(day, self.seed)
 
+    def day_stats(self, first: dt.date, last: dt.date) -> dict[dt.date, DayStat]:
+        stats = {day: _stats_of(self.fetch_day(day)) for day in _days(first, last)}
+        return {day: stat for day, stat in stats.items() if stat.count}
+
+    def describe(self) -> str:
+        return f"sample seed {self.seed}" + (f" until {self.last_day}" if self.last_day else "")
+
+
+class SocrataNycSource(NycSource):
+    """The live Socrata API (``h9gi-nx95``), or any server speaking its SoQL subset."""
+
+    base_url: str = socrata.DEFAULT_URL
+    app_token_env: str = TOKEN_ENV_DEFAULT
+    page_size: int = 1000
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 60.0
+    retries: int = 5
+    backoff_factor: float = 1.0
+    max_retry_after_s: int = 120
+    day_attempts: int = 3
+    # One client per resource instance: it keeps its session and what it learnt about the server.
+    _client: socrata.SocrataClient | None = PrivateAttr(default=None)
+
+    def client(self) -> socrata.SocrataClient:
+        if self._client is None:
+            self._client = socrata.SocrataClient(
+                self.base_url,
+                app_token=os.environ.get(self.app_token_env) or None,
+                page_size=self.page_size,
+                timeout=(self.connect_timeout_s, self.read_timeout_s),
+                retries=self.retries,
+                backoff_factor=self.backoff_factor,
+                max_retry_after_s=self.max_retry_after_s,
+                day_attempts=self.day_attempts,
+            )
+        return self._client
+
+    def fetch_day(self, day: dt.date) -> list[dict[str, Any]]:
+        return self.client().fetch_day(day)
+
     def newest_day(self) -> dt.date | None:
-        # The synthetic city reports every day up to yesterday, unless told otherwise.
-        return self.last_day or (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1))
+        return self.client().newest_day()
+
+    def day_stats(self, first: dt.date, last: dt.date) -> dict[dt.date, DayStat]:
+        return self.client().day_stats(first, last)
+
+    def describe(self) -> str:
+        return f"socrata {self.base_url}"
+
+
+# -- portal exports ------------------------------------------------------------------------------
 
 
 def csv_header_to_api(name: str) -> str:
@@ -81,23 +255,104 @@ def _files(path: Path) -> list[Path]:
     return files
 
 
+def _check_header(path: str) -> None:
+    with open(path, newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f), [])
+    if tuple(header) == EXPORT_HEADER:
+        return
+    for i, (got, want) in enumerate(zip(header, EXPORT_HEADER, strict=False)):
+        if got != want:
+            raise ExportFormatError(
+                f"{path}: not a portal export: header column {i + 1} is {got!r}, the export "
+                f"has {want!r} there (extra columns: "
+                f"{[c for c in header if c not in EXPORT_HEADER]}, missing: "
+                f"{[c for c in EXPORT_HEADER if c not in header]})"
+            )
+    raise ExportFormatError(
+        f"{path}: not a portal export: {len(header)} header columns, the export has "
+        f"{len(EXPORT_HEADER)} (extra: {header[len(EXPORT_HEADER) :]}, "
+        f"missing: {list(EXPORT_HEADER[len(header) :])})"
+    )
+
+
+def _check_values(path: str, frame: pl.DataFrame) -> None:
+    # Line numbers count the header as line 1 (export rows have no embedded line breaks).
+    lines = frame.select(pl.int_range(2, frame.height + 2).alias("_line"), *EXPORT_FORMATS)
+    for column, (pattern, looks, empty_ok) in EXPORT_FORMATS.items():
+        value = pl.col(column)
+        bad = (
+            ~value.str.contains(pattern)
+            if empty_ok
+            else value.is_null() | ~value.str.contains(pattern)
+        )
+        first = lines.filter(bad.fill_null(False)).head(1)
+        if first.height:
+            line, got = first["_line"][0], first[column][0]
+            raise ExportFormatError(
+                f"{path}: column {column!r} line {line}: {got!r} is not {looks}"
+            )
+    repeated = lines.filter(pl.col("COLLISION_ID").is_duplicated()).head(2)
+    if repeated.height:
+        raise ExportFormatError(
+            f"{path}: column 'COLLISION_ID': {repeated['COLLISION_ID'][0]} appears twice "
+            f"(lines {repeated['_line'].to_list()}); ids are unique in an export"
+        )
+
+
 @cache
 def _read_export(path: str, mtime_ns: int, size: int) -> pl.DataFrame:
-    """One export file as API-named text columns plus a ``_day`` column (cached per file state)."""
+    """One export file, checked, as API-named text columns plus ``_day`` (cached per file state)."""
+    _check_header(path)
     frame = pl.read_csv(path, infer_schema=False, missing_utf8_is_empty_string=False)
-    for needed in ("CRASH DATE", "CRASH TIME", "COLLISION_ID"):
-        if needed not in frame.columns:
-            raise ValueError(f"csv_export source: {path} has no column {needed!r}")
+    _check_values(path, frame)
     frame = frame.rename({c: csv_header_to_api(c) for c in frame.columns})
     day = pl.col("crash_date").str.to_date("%m/%d/%Y", strict=False)
     bad = frame.filter(day.is_null())
-    if bad.height:
-        row = bad.row(0, named=True)
-        raise ValueError(
-            f"csv_export source: {path}: 'CRASH DATE' {row['crash_date']!r} is not MM/DD/YYYY "
-            f"(COLLISION_ID {row['collision_id']})"
+    if bad.height:  # the regex allows 02/31/2024
+        raise ExportFormatError(
+            f"{path}: column 'CRASH DATE': {bad['crash_date'][0]!r} is not a calendar date "
+            f"(COLLISION_ID {bad['collision_id'][0]})"
         )
-    return frame.with_columns(day.alias("_day"))
+    return frame.with_columns(day.alias("_day"), pl.col("collision_id").cast(pl.Int64).alias("_id"))
+
+
+def _name_date(path: str) -> dt.date | None:
+    dates = []
+    for digits in DATE_IN_NAME.findall(Path(path).name):
+        with contextlib.suppress(ValueError):  # 8 digits that are no date
+            dates.append(dt.datetime.strptime(digits, "%Y%m%d").date())
+    return dates[0] if len(dates) == 1 else None
+
+
+def _oldest_first(frames: dict[str, pl.DataFrame]) -> list[str]:
+    """File paths from the oldest export to the newest, by content (see the module docstring)."""
+    newest_id = {path: int(frame["_id"].max() or 0) for path, frame in frames.items()}
+    ordered = sorted(frames, key=lambda p: (newest_id[p], _name_date(p) or dt.date.min))
+    for older, newer in itertools.pairwise(ordered):
+        if newest_id[older] != newest_id[newer]:
+            continue
+        dates = _name_date(older), _name_date(newer)
+        if None in dates or dates[0] == dates[1]:
+            raise ExportFormatError(
+                f"csv_export source: {older} and {newer} end at the same COLLISION_ID "
+                f"{newest_id[older]}, so which export is newer cannot be told from their rows, "
+                "and their names do not carry two different YYYYMMDD download dates; "
+                "keep one of them or name them by download date"
+            )
+    return ordered
+
+
+@cache
+def _combined(states: tuple[tuple[str, int, int], ...]) -> pl.DataFrame:
+    frames = {state[0]: _read_export(*state) for state in states}
+    ordered = [frames[p] for p in _oldest_first(frames)]
+    return pl.concat(ordered, how="diagonal").unique("_id", keep="last", maintain_order=True)
+
+
+@cache
+def _by_day(states: tuple[tuple[str, int, int], ...]) -> dict[dt.date, pl.DataFrame]:
+    parts = _combined(states).partition_by("_day", as_dict=True)
+    return {key[0]: part for key, part in parts.items()}
 
 
 def _location(row: dict[str, Any]) -> dict[str, str] | None:
@@ -114,7 +369,7 @@ def _location(row: dict[str, Any]) -> dict[str, str] | None:
 def export_rows_to_api(frame: pl.DataFrame) -> list[dict[str, Any]]:
     """Export rows (API-named) to API records: ISO floating timestamps, absent keys for blanks."""
     records = []
-    for row in frame.drop("_day").iter_rows(named=True):
+    for row in frame.drop("_day", "_id").iter_rows(named=True):
         row["crash_date"] = (
             f"{dt.datetime.strptime(row['crash_date'], '%m/%d/%Y').date()}T00:00:00.000"
         )
@@ -124,108 +379,56 @@ def export_rows_to_api(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return [dict(sorted(r.items(), key=lambda kv: order.get(kv[0], len(order)))) for r in records]
 
 
-class CsvExportSource:
-    """Portal exports; when several files hold the same COLLISION_ID, the file that sorts last
-    (name the files by download date) wins, so a later export revises an earlier one."""
+class CsvExportNycSource(NycSource):
+    """Portal "Export → CSV" files: ``path`` is one file or a folder of them."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+    path: str
 
     def _states(self) -> tuple[tuple[str, int, int], ...]:
+        if not self.path:
+            raise ValueError(f"nyc_source csv_export needs a path (or {CSV_ENV})")
         states = []
-        for f in _files(self.path):
+        for f in _files(Path(self.path)):
             stat = f.stat()
             states.append((str(f.resolve()), stat.st_mtime_ns, stat.st_size))
         return tuple(states)
 
     def frame(self) -> pl.DataFrame:
+        """Every stored row (API-named text columns, plus ``_day`` and ``_id``)."""
         return _combined(self._states())
+
+    def days(self) -> list[dt.date]:
+        return sorted(_by_day(self._states()))
 
     def fetch_day(self, day: dt.date) -> list[dict[str, Any]]:
         frame = _by_day(self._states()).get(day)
         return [] if frame is None else export_rows_to_api(frame)
 
-    def days(self) -> list[dt.date]:
-        return sorted(_by_day(self._states()))
-
     def newest_day(self) -> dt.date | None:
         return max(_by_day(self._states()), default=None)
 
-
-@cache
-def _combined(states: tuple[tuple[str, int, int], ...]) -> pl.DataFrame:
-    frame = pl.concat([_read_export(*state) for state in states], how="diagonal")
-    return frame.unique("collision_id", keep="last", maintain_order=True)
-
-
-@cache
-def _by_day(states: tuple[tuple[str, int, int], ...]) -> dict[dt.date, pl.DataFrame]:
-    parts = _combined(states).partition_by("_day", as_dict=True)
-    return {key[0]: part for key, part in parts.items()}
-
-
-class NycSource(dg.ConfigurableResource):
-    """The active NYC crash source (resource key ``nyc_source``)."""
-
-    backend: Literal["sample", "socrata", "csv_export"] = "sample"
-    base_url: str = socrata.DEFAULT_URL
-    app_token_env: str = TOKEN_ENV_DEFAULT
-    page_size: int = 1000
-    connect_timeout_s: float = 10.0
-    read_timeout_s: float = 60.0
-    retries: int = 5
-    backoff_factor: float = 1.0
-    csv_path: str = ""
-    sample_seed: int = 7
-    sample_last_day: str = ""
-
-    def source(self) -> DaySource:
-        if self.backend == "sample":
-            last = dt.date.fromisoformat(self.sample_last_day) if self.sample_last_day else None
-            return SampleSource(self.sample_seed, last)
-        if self.backend == "csv_export":
-            if not self.csv_path:
-                raise ValueError(f"nyc_source csv_export needs csv_path (or {CSV_ENV})")
-            return CsvExportSource(self.csv_path)
-        return socrata.SocrataClient(
-            self.base_url,
-            app_token=os.environ.get(self.app_token_env) or None,
-            page_size=self.page_size,
-            timeout=(self.connect_timeout_s, self.read_timeout_s),
-            retries=self.retries,
-            backoff_factor=self.backoff_factor,
-        )
-
-    def fetch_day(self, day: dt.date) -> list[dict[str, Any]]:
-        return self.source().fetch_day(day)
-
     def day_stats(self, first: dt.date, last: dt.date) -> dict[dt.date, DayStat]:
-        out = {}
-        for i in range((last - first).days + 1):
-            day = first + dt.timedelta(days=i)
-            rows = self.fetch_day(day)
-            if rows:
-                geo = sum(1 for r in rows if r.get("latitude") and r.get("longitude"))
-                out[day] = DayStat(len(rows), geo, None)
-        return out
-
-    def newest_day(self) -> dt.date | None:
-        return self.source().newest_day()
+        stats = {}
+        for day, frame in _by_day(self._states()).items():
+            if first <= day <= last:
+                located = pl.col("latitude").is_not_null() & pl.col("longitude").is_not_null()
+                stats[day] = DayStat(count=frame.height, geocoded=frame.filter(located).height)
+        return dict(sorted(stats.items()))
 
     def describe(self) -> str:
-        if self.backend == "csv_export":
-            return f"csv_export {self.csv_path}"
-        if self.backend == "socrata":
-            return f"socrata {self.base_url}"
-        return f"sample seed {self.sample_seed}"
+        return f"csv_export {self.path}"
 
 
 def source_from_env() -> NycSource:
+    """The backend named by ``ACCIDENT_ASSETS_NYC_SOURCE`` (default ``sample``)."""
     backend = os.environ.get(SOURCE_ENV, "sample")
-    if backend not in ("sample", "socrata", "csv_export"):
-        raise ValueError(f"{SOURCE_ENV}={backend!r}: expected sample, socrata or csv_export")
-    return NycSource(
-        backend=backend,  # type: ignore[arg-type]
-        csv_path=os.environ.get(CSV_ENV, ""),
-        base_url=os.environ.get(URL_ENV, socrata.DEFAULT_URL),
-    )
+    if backend == "sample":
+        return SampleNycSource()
+    if backend == "socrata":
+        return SocrataNycSource(base_url=os.environ.get(URL_ENV) or socrata.DEFAULT_URL)
+    if backend == "csv_export":
+        path = os.environ.get(CSV_ENV, "")
+        if not path:
+            raise ValueError(f"{SOURCE_ENV}=csv_export needs {CSV_ENV} (an export file or folder)")
+        return CsvExportNycSource(path=path)
+    raise ValueError(f"{SOURCE_ENV}={backend!r}: expected sample, socrata or csv_export")

@@ -8,16 +8,18 @@ import pytest
 from accident_assets.nyc.soql_server import SoqlServer
 
 
-def busy_day(day: dt.date, n: int) -> list[dict]:
-    """A synthetic day of ``n`` API rows, ids shuffled so ordering matters."""
-    ids = [(i * 7919) % 100_003 + 1 for i in range(n)]
+def busy_day(day: dt.date, n: int, geocoded: int | None = None) -> list[dict]:
+    """A synthetic day of ``n`` API rows, ids shuffled so ordering matters and unique across days
+    (as ``collision_id`` is); the first ``geocoded`` rows (default all) have coordinates."""
+    base = day.toordinal() * 1_000_000
+    ids = [base + (i * 7919) % 100_003 + 1 for i in range(n)]
+    geocoded = n if geocoded is None else geocoded
     return [
         {
             "crash_date": f"{day.isoformat()}T00:00:00.000",
             "crash_time": f"{i % 24}:{i % 60:02d}",
             "collision_id": str(cid),
-            "latitude": "40.7580",
-            "longitude": "-73.9855",
+            **({"latitude": "40.7580", "longitude": "-73.9855"} if i < geocoded else {}),
             "number_of_persons_injured": str(i % 3),
             "number_of_persons_killed": "0",
         }

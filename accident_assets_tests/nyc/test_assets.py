@@ -20,7 +20,7 @@ from accident_assets.nyc.definitions import NYC_CHECKS
 from accident_assets.nyc.run import ingest_days
 from accident_assets.nyc.sample import sample_day
 from accident_assets.nyc.soql_server import SoqlServer
-from accident_assets.nyc.sources import NycSource
+from accident_assets.nyc.sources import NycSource, SampleNycSource, SocrataNycSource
 from accident_assets.resources import shared_resources
 
 RAW = dg.AssetKey(["nyc", "raw_crashes"])
@@ -31,7 +31,7 @@ WEEK = [dt.date(2023, 3, 6) + dt.timedelta(days=i) for i in range(7)]
 
 def test_a_sample_week_in_one_run(state_home: Path):
     result = ingest_days(
-        WEEK[0], WEEK[-1], source=NycSource(), instance=dg.DagsterInstance.ephemeral()
+        WEEK[0], WEEK[-1], source=SampleNycSource(), instance=dg.DagsterInstance.ephemeral()
     )
     assert result.success
     evaluations = result.get_asset_check_evaluations()
@@ -54,7 +54,7 @@ def test_a_sample_week_in_one_run(state_home: Path):
 
 def test_a_day_without_crashes_is_refused(state_home: Path):
     day = dt.date(2023, 3, 20)
-    source = NycSource(sample_last_day="2023-03-19")  # the source has nothing for the day
+    source = SampleNycSource(last_day="2023-03-19")  # the source has nothing for the day
     result = ingest_days(
         day, day, source=source, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
     )
@@ -63,8 +63,7 @@ def test_a_day_without_crashes_is_refused(state_home: Path):
 
 
 def socrata_source(server: SoqlServer) -> NycSource:
-    return NycSource(
-        backend="socrata",
+    return SocrataNycSource(
         base_url=server.url,
         page_size=100,
         retries=2,
@@ -171,11 +170,11 @@ def test_cli_backfill_of_older_days_from_the_manhattan_series(shared_data: Path,
     assert len(runs) == 1  # the whole range in one run
 
 
-def test_a_day_with_repeated_ids_is_never_stored(state_home: Path):
+def test_a_day_with_a_bad_value_is_never_stored(state_home: Path):
     day = dt.date(2023, 3, 10)
-    twice = sample_day(day)[:5] * 2  # the same collision ids twice
+    bad = [{**r, "crash_time": "noon"} for r in sample_day(day)[:5]]
 
-    with SoqlServer(rows_for_day=lambda d: twice if d == day else [], max_lifetime_s=60) as server:
+    with SoqlServer(rows_for_day=lambda d: bad if d == day else [], max_lifetime_s=60) as server:
         result = ingest_days(
             day,
             day,
@@ -185,5 +184,5 @@ def test_a_day_with_repeated_ids_is_never_stored(state_home: Path):
         )
     assert not result.success
     [failure] = result.get_step_failure_events()
-    assert "collision_id" in str(failure.step_failure_data.error)
+    assert "column 'crash_time' is 'noon'" in str(failure.step_failure_data.error)
     assert stored_partitions(settings.storage_root(), CRASHES) == []

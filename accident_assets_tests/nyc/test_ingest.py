@@ -13,41 +13,28 @@ from upath import UPath
 
 from accident_assets import settings
 from accident_assets.io_manager import read_partitions, stored_partitions
-from accident_assets.nyc.ingest import CRASHES, FEATURES, RAW
+from accident_assets.nyc.ingest import CRASHES, FEATURES, RAW, IngestPolicy, ingest
 from accident_assets.nyc.run import ingest_days
 from accident_assets.nyc.sample import sample_day
 from accident_assets.nyc.soql_server import SoqlServer
-from accident_assets.nyc.sources import NycSource
+from accident_assets.nyc.sources import NycSource, SocrataNycSource
+from accident_assets.resources import AssetStorage
 
 DAY = dt.date(2023, 3, 8)
 
 
-class City:
-    """The live dataset: rows by collision_id, editable between requests (late reports, moved
-    crashes, outages)."""
+def day_rows(server: SoqlServer, day: dt.date) -> list[dict]:
+    return [r for r in server.rows() if r["crash_date"].startswith(day.isoformat())]
 
-    def __init__(self, days: list[dt.date]) -> None:
-        self.rows = {r["collision_id"]: dict(r) for d in days for r in sample_day(d)}
-        self.outage: set[dt.date] = set()
 
-    def rows_for_day(self, day: dt.date) -> list[dict]:
-        if day in self.outage:
-            return []
-        return [r for r in self.rows.values() if r["crash_date"].startswith(day.isoformat())]
-
-    def newest(self) -> dt.date | None:
-        return max(dt.date.fromisoformat(r["crash_date"][:10]) for r in self.rows.values())
-
-    def ids(self, day: dt.date) -> list[str]:
-        return [r["collision_id"] for r in self.rows_for_day(day)]
-
-    def move(self, collision_id: str, day: dt.date) -> None:
-        self.rows[collision_id]["crash_date"] = f"{day.isoformat()}T00:00:00.000"
+def ids(server: SoqlServer, day: dt.date) -> list[str]:
+    return sorted(r["collision_id"] for r in day_rows(server, day))
 
 
 def live_source(server: SoqlServer) -> NycSource:
-    return NycSource(
-        backend="socrata", base_url=server.url, retries=1, backoff_factor=0.01, read_timeout_s=5
+    # Pages of 50 rows: a day takes several pages, so an unstable page order shows.
+    return SocrataNycSource(
+        base_url=server.url, page_size=50, retries=1, backoff_factor=0.01, read_timeout_s=5
     )
 
 
@@ -84,38 +71,34 @@ def stored(key: dg.AssetKey, day: dt.date) -> pl.DataFrame:
     return read_partitions(settings.storage_root(), key, [day.isoformat()])[day.isoformat()]
 
 
-@pytest.fixture
-def city() -> City:
-    return City([DAY - dt.timedelta(days=1), DAY, DAY + dt.timedelta(days=1)])
+WEEK = [DAY - dt.timedelta(days=1), DAY, DAY + dt.timedelta(days=1)]
 
 
 @pytest.fixture
-def server(city: City):
-    with SoqlServer(rows_for_day=city.rows_for_day, newest=city.newest, max_lifetime_s=60) as s:
+def server():
+    records = [r for d in WEEK for r in sample_day(d)]
+    with SoqlServer.from_records(records, max_lifetime_s=60) as s:
         yield s
 
 
-def test_repeated_rows_are_refused_and_the_stored_day_is_unchanged(
-    state_home: Path, city: City, server: SoqlServer
+def test_unstable_page_order_is_refused_and_the_stored_day_is_unchanged(
+    state_home: Path, server: SoqlServer
 ):
     assert run([DAY], server).success
     before = snapshot()
-    # What a page order that moves between pages gives: a row twice, another one missing, the
-    # total still equal to count(*).
-    ids = city.ids(DAY)
-    duplicate = dict(city.rows[ids[0]], collision_id=ids[1])
-    city.rows[ids[1]] = duplicate
-    city.rows["999999991"] = dict(duplicate)
+    # Pages cut from a fresh order each time repeat rows and skip others while the total still
+    # equals count(*); the client re-fetches, then gives up naming the day.
+    server.inject("shuffle", times=100, day=DAY)
     result = run([DAY], server)
     assert not result.success
-    assert str(DAY) in failure_text(result) and ids[1] in failure_text(result)
+    assert f"day {DAY}" in failure_text(result) and "repeat" in failure_text(result)
     assert snapshot() == before
 
 
-def test_an_empty_answer_never_wipes_a_stored_day(state_home: Path, city: City, server: SoqlServer):
+def test_an_empty_answer_never_wipes_a_stored_day(state_home: Path, server: SoqlServer):
     assert run([DAY], server).success
     before = snapshot()
-    city.outage.add(DAY)
+    server.inject("empty", target="any", day=DAY, times=100)
     result = run([DAY], server)
     assert not result.success
     assert "returned 0 crashes" in failure_text(result)
@@ -124,12 +107,11 @@ def test_an_empty_answer_never_wipes_a_stored_day(state_home: Path, city: City, 
 
 
 def test_shrink_guard_refuses_a_markedly_smaller_day_unless_accepted(
-    state_home: Path, city: City, server: SoqlServer
+    state_home: Path, server: SoqlServer
 ):
     assert run([DAY], server).success
     before = snapshot()
-    for collision_id in city.ids(DAY)[:40]:
-        del city.rows[collision_id]
+    server.delete(ids(server, DAY)[:40])
     result = run([DAY], server)
     assert not result.success
     assert "40 fewer" in failure_text(result) and "accept_shrink" in failure_text(result)
@@ -138,66 +120,66 @@ def test_shrink_guard_refuses_a_markedly_smaller_day_unless_accepted(
     assert stored(CRASHES, DAY).height == len(sample_day(DAY)) - 40
 
 
-def test_rows_of_another_day_or_a_bad_count_fail_before_anything_is_written(
-    state_home: Path, city: City, server: SoqlServer
+def test_a_count_that_is_not_a_number_fails_before_anything_is_written(
+    state_home: Path, server: SoqlServer
 ):
     assert run([DAY], server).success
     before = snapshot()
-    ids = city.ids(DAY)
-    city.rows[ids[0]]["number_of_persons_injured"] = "N/A"
+    row = day_rows(server, DAY)[0]
+    server.upsert([{**row, "number_of_persons_injured": "N/A"}])
     result = run([DAY], server)
     assert not result.success
-    assert "number_of_persons_injured" in failure_text(result) and ids[0] in failure_text(result)
-    assert snapshot() == before
-
-    city.rows[ids[0]]["number_of_persons_injured"] = "0"
-    server.rows_for_day = lambda d: (
-        city.rows_for_day(d) + (city.rows_for_day(d + dt.timedelta(days=1))[:2] if d == DAY else [])
-    )
-    result = run([DAY], server)
-    assert not result.success
-    assert "column 'crash_date'" in failure_text(result)
+    assert "number_of_persons_injured" in failure_text(result)
+    assert row["collision_id"] in failure_text(result)
     assert snapshot() == before
 
 
-def test_a_moved_crash_is_stored_on_its_new_day_only(
-    state_home: Path, city: City, server: SoqlServer
-):
-    days = [DAY - dt.timedelta(days=1), DAY, DAY + dt.timedelta(days=1)]
-    assert run(days, server).success
-    moved = city.ids(DAY)[0]
-    city.move(moved, days[2])  # the date was corrected: 03-08 -> 03-09
-    result = run([days[2]], server)  # only the new day is re-ingested...
+def test_rows_of_another_day_are_refused(state_home: Path):
+    """A source that mixes the next day's rows into a day (the pure core, real storage)."""
+    storage = AssetStorage(root=settings.storage_root())
+    policy = IngestPolicy(h3_resolution=7)
+    assert ingest([DAY], sample_day, storage, policy).committed
+    before = snapshot()
+    mixed = sample_day(DAY) + sample_day(DAY + dt.timedelta(days=1))[:2]
+    outcome = ingest([DAY], lambda _day: mixed, storage, policy)
+    assert not outcome.committed
+    assert "column 'crash_date'" in outcome.rejected[DAY.isoformat()]
+    assert snapshot() == before
+
+
+def test_a_moved_crash_is_stored_on_its_new_day_only(state_home: Path, server: SoqlServer):
+    assert run(WEEK, server).success
+    row = day_rows(server, DAY)[0]
+    moved = row["collision_id"]
+    # The date was corrected: 03-08 -> 03-09.
+    server.upsert([{**row, "crash_date": f"{WEEK[2].isoformat()}T00:00:00.000"}])
+    result = run([WEEK[2]], server)  # only the new day is re-ingested...
     assert result.success
     # ...and the day the crash left is re-fetched and committed in the same run.
     assert int(moved) not in stored(CRASHES, DAY)["collision_id"].to_list()
-    assert int(moved) in stored(CRASHES, days[2])["collision_id"].to_list()
-    everything = pl.concat(
-        read_partitions(settings.storage_root(), CRASHES, [d.isoformat() for d in days]).values()
-    )
+    assert int(moved) in stored(CRASHES, WEEK[2])["collision_id"].to_list()
+    keys = [d.isoformat() for d in WEEK]
+    everything = pl.concat(read_partitions(settings.storage_root(), CRASHES, keys).values())
     assert everything["collision_id"].is_unique().all()
     [check] = [
         e for e in result.get_asset_check_evaluations() if e.check_name == "collision_id_on_one_day"
     ]
     assert check.passed
-    reported = materialized(result)
-    assert (CRASHES, DAY.isoformat()) in reported
+    assert (CRASHES, DAY.isoformat()) in materialized(result)
 
 
 def test_a_range_stores_the_good_days_and_fails_naming_the_bad_ones(
-    state_home: Path, city: City, server: SoqlServer
+    state_home: Path, server: SoqlServer
 ):
-    days = [DAY - dt.timedelta(days=1), DAY, DAY + dt.timedelta(days=1)]
-    city.outage.add(DAY)
-    result = run(days, server)
+    server.inject("empty", target="any", day=DAY, times=100)
+    result = run(WEEK, server)
     assert not result.success
     message = failure_text(result)
     assert "1 day(s) not stored" in message and f"- {DAY}" in message
-    keys = [days[0].isoformat(), days[2].isoformat()]
+    keys = [WEEK[0].isoformat(), WEEK[2].isoformat()]
     for key in (RAW, CRASHES, FEATURES):
         assert stored_partitions(settings.storage_root(), key) == keys
-    reported = materialized(result)
-    assert reported == {(k, p) for k in (RAW, CRASHES, FEATURES) for p in keys}
+    assert materialized(result) == {(k, p) for k in (RAW, CRASHES, FEATURES) for p in keys}
 
 
 def test_refetching_an_unchanged_day_keeps_its_version(state_home: Path, server: SoqlServer):
@@ -209,14 +191,12 @@ def test_refetching_an_unchanged_day_keeps_its_version(state_home: Path, server:
 
 def test_a_geocoding_backlog_warns(state_home: Path):
     days = [DAY + dt.timedelta(days=i) for i in range(5)]
-    city = City(days)
-    for collision_id in city.ids(days[-1])[20:]:  # the newest day: most coordinates missing
-        city.rows[collision_id].pop("latitude", None)
-        city.rows[collision_id].pop("longitude", None)
-        city.rows[collision_id].pop("location", None)
-    with SoqlServer(
-        rows_for_day=city.rows_for_day, newest=city.newest, max_lifetime_s=60
-    ) as server:
+    records = [r for d in days for r in sample_day(d)]
+    newest = [r for r in records if r["crash_date"].startswith(days[-1].isoformat())]
+    for row in newest[20:]:  # the newest day: most coordinates not filled in yet
+        for key in ("latitude", "longitude", "location"):
+            row.pop(key, None)
+    with SoqlServer.from_records(records, max_lifetime_s=60) as server:
         result = run(days, server)
     assert result.success
     [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "geocoded_share"]

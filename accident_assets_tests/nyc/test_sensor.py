@@ -23,7 +23,13 @@ from accident_assets.nyc.sensors import (
     run_key,
 )
 from accident_assets.nyc.soql_server import SoqlServer
-from accident_assets.nyc.sources import DayStat, NycSource
+from accident_assets.nyc.sources import (
+    CsvExportNycSource,
+    DayStat,
+    NycSource,
+    SampleNycSource,
+    SocrataNycSource,
+)
 from accident_assets.resources import AssetStorage, shared_resources
 
 D = dt.date
@@ -92,7 +98,7 @@ def test_window_respects_the_partitions_and_keys_follow_the_state():
 
 
 def test_new_days_then_nothing_changed(instance, state_home: Path):
-    source = NycSource(sample_last_day="2023-01-10")
+    source = SampleNycSource(last_day="2023-01-10")
     request = evaluate(instance, source)
     assert requested_days(request) == ("2023-01-01", "2023-01-10")
     execute(instance, source, request)
@@ -106,17 +112,15 @@ def test_late_reports_are_caught_whenever_they_arrive(instance, state_home: Path
     with the other changed days, and a live API answers 'nothing changed' in two requests."""
     days = [D(2023, 1, 1) + dt.timedelta(days=i) for i in range(10)]
     held = {d: sample_day(d)[-30:] for d in days[-3:]}
-    live = {d: sample_day(d)[:-30] if d in held else sample_day(d) for d in days}
-    with SoqlServer(
-        rows_for_day=lambda d: live.get(d, []), newest=lambda: days[-1], max_lifetime_s=60
-    ) as server:
-        source = NycSource(backend="socrata", base_url=server.url, retries=1, backoff_factor=0.01)
+    first_seen = [r for d in days for r in (sample_day(d)[:-30] if d in held else sample_day(d))]
+    with SoqlServer.from_records(first_seen, max_lifetime_s=60) as server:
+        source = SocrataNycSource(base_url=server.url, retries=1, backoff_factor=0.01)
         execute(instance, source, evaluate(instance, source))
         before = len(server.requests)
         assert isinstance(evaluate(instance, source), dg.SkipReason)
         assert len(server.requests) - before <= 2
 
-        live[days[-3]] = sample_day(days[-3])  # the oldest held-back day is complete at last
+        server.upsert(held[days[-3]])  # the oldest held-back day is complete at last
         request = evaluate(instance, source)
         assert requested_days(request) == (days[-3].isoformat(),) * 2
         execute(instance, source, request)
@@ -131,12 +135,8 @@ def test_the_real_revision_pair_through_change_detection(
     """The same week exported in 2024-09 and in 2025-02: ingested from the older file, then the
     newer one; the changed days are re-ingested and what is stored is exactly the newer file."""
     week = shared_data / "nyc_collisions/2024-w27"
-    older = NycSource(
-        backend="csv_export", csv_path=str(week / "nyccrashes_2024w0630_by20240916.csv")
-    )
-    newer = NycSource(
-        backend="csv_export", csv_path=str(week / "nyccrashes_2024w0630_by20250212.csv")
-    )
+    older = CsvExportNycSource(path=str(week / "nyccrashes_2024w0630_by20240916.csv"))
+    newer = CsvExportNycSource(path=str(week / "nyccrashes_2024w0630_by20250212.csv"))
     first = evaluate(instance, older)
     assert requested_days(first) == ("2024-06-30", "2024-07-07")
     execute(instance, older, first)
