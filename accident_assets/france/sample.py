@@ -486,7 +486,8 @@ def _lieux(
         # Metres past the marker; from 2022 a spreadsheet-formatted "2 218" now and then.
         pr1 = np.where(no_pr, "-1", [_spaced(int(v)) for v in rng.integers(0, 1300, m)])
         v2 = np.where(rng.random(m) < 0.95, None, rng.choice(["A", "D", "E"], size=m))
-        voie = np.where(~main & (rng.random(m) < 0.15), None, voie)  # an unnamed second road
+        # No "N/A" from 2022: an unknown road name is empty, as for some second roads.
+        voie = np.where((voie == "N/A") | (~main & (rng.random(m) < 0.15)), None, voie)
     else:
         pr = np.where(rng.random(m) < 0.35, "(1)", rng.integers(0, 80, m).astype(str))
         pr1 = np.where(rng.random(m) < 0.35, "(1)", (rng.integers(0, 10, m) * 100).astype(str))
