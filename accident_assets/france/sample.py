@@ -59,9 +59,11 @@ random_forest          0.703 / 0.489               0.695 / 0.493
 =====================  ==========================  ====================================
 
 (the previous sample gave ROC AUC ~0.91, F1 ~0.72). At 37.4 % priority, predicting "Priority"
-for every accident already scores F1 0.544. A priority accident has one user killed (16.5 % of severe users) or
-hospitalized, preferably its most vulnerable (pedestrian, rider, oldest), sometimes more; the
-others are unharmed (1) or lightly injured (4) with the real shares per user kind. Every accident
+for every accident already scores F1 0.544.
+
+A priority accident has one user killed (16.5 % of severe users) or hospitalized, preferably its
+most vulnerable (pedestrian, rider, oldest), sometimes more; the others are unharmed (1) or
+lightly injured (4) with the real shares per user kind. Every accident
 has at least one injured user, as in BAAC (injury accidents only).
 """
 
