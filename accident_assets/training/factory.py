@@ -37,7 +37,7 @@ class TuneConfig(dg.Config):
 
 class ChampionConfig(dg.Config):
     margin: float = 0.001
-    # Negative means the task's default floor (France 0.65, NYC none).
+    # Negative means the task's default floor (none for both; set one to require a minimum score).
     floor: float = -1.0
     # A champion that cannot score the new holdout (e.g. trained on other feature columns) is
     # kept unless this is set, after a human has decided the old model may go.
@@ -369,6 +369,15 @@ def build_training_defs(spec: TaskSpec) -> dg.Definitions:
                 current_error = f"v{current.version}: {type(err).__name__}: {err}"
                 context.log.warning(f"{spec.name}: champion cannot score this holdout: {err}")
         floor = spec.floor if config.floor < 0 else config.floor
+        baselines = spec.simple_baselines(y) if spec.simple_baselines else {}
+        best_baseline = max(baselines.items(), key=lambda kv: kv[1], default=None)
+        if best_baseline is not None:
+            beats = candidate_score > best_baseline[1]
+            context.log.info(
+                f"{spec.name}: candidate {spec.primary_metric} {candidate_score:.4f} "
+                f"{'beats' if beats else 'does NOT beat'} the best simple baseline "
+                f"({best_baseline[0]}: {best_baseline[1]:.4f}) on the same holdout"
+            )
         decision = rules.decide(
             candidate_score,
             current_score,
@@ -425,6 +434,14 @@ def build_training_defs(spec: TaskSpec) -> dg.Definitions:
                 "previous_champion_version": str(previous),
                 "trained_on_partitions": len(training_set.partitions),
                 "feature_fingerprint": training_set.fingerprint,
+                **(
+                    {
+                        "best_simple_baseline": f"{best_baseline[0]}: {best_baseline[1]:.4f}",
+                        "beats_best_simple_baseline": candidate_score > best_baseline[1],
+                    }
+                    if best_baseline
+                    else {}
+                ),
             }
         )
         return result
