@@ -12,7 +12,6 @@ $(VENV): pyproject.toml uv.lock
 	@touch $@
 
 run: $(VENV)  ## the whole asset graph on the offline sample data, ending with a champion per task
-	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
 	.venv/bin/accident-assets run-all
 
 test: $(VENV)  ## the test suite on both cores
@@ -25,7 +24,7 @@ format: $(VENV)
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
 
 dev: $(VENV)  ## Dagster UI and daemon (sensors, automation) on http://127.0.0.1:3000
-	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
+	@.venv/bin/accident-assets init
 	.venv/bin/dagster dev -h 127.0.0.1 -p 3000
 
 mlflow-ui: $(VENV)  ## MLflow UI on http://127.0.0.1:5000 over the local tracking store

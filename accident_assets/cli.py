@@ -32,11 +32,14 @@ NYC_SAMPLE_START = dt.date(2023, 1, 1)
 
 
 def _instance() -> dg.DagsterInstance:
-    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home()))
-    settings.dagster_home().mkdir(parents=True, exist_ok=True)
-    # An empty dagster.yaml means the default local storage, without Dagster warning that it is missing.
-    (settings.dagster_home() / "dagster.yaml").touch(exist_ok=True)
+    os.environ.setdefault("DAGSTER_HOME", str(settings.ensure_dagster_home()))
     return dg.DagsterInstance.get()
+
+
+@app.command("init")
+def init() -> None:
+    """Create the state directory and a dagster.yaml with run monitoring (if there is none)."""
+    typer.echo(f"DAGSTER_HOME: {settings.ensure_dagster_home()}")
 
 
 def _job(name: str) -> dg.JobDefinition:

@@ -39,3 +39,17 @@ def test_the_code_location_passes_dagster_definitions_validate(tmp_path: Path):
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "Validation successful" in completed.stderr + completed.stdout
+
+
+def test_init_writes_run_monitoring_and_keeps_a_users_config(tmp_path: Path):
+    import dagster as dg
+
+    home = tmp_path / "dagster"
+    env = {**os.environ, "DAGSTER_HOME": str(home), "ACCIDENT_ASSETS_HOME": str(tmp_path)}
+    command = Path(sys.executable).with_name("accident-assets")
+    subprocess.run([str(command), "init"], env=env, check=True, timeout=120, capture_output=True)
+    assert dg.DagsterInstance.from_config(str(home)).run_monitoring_enabled
+
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    subprocess.run([str(command), "init"], env=env, check=True, timeout=120, capture_output=True)
+    assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"

@@ -416,6 +416,10 @@ def build_training_defs(spec: TaskSpec) -> dg.Definitions:
             else (str(current.version) if current is not None else None),
             "previous_champion_version": previous,
             "metric": spec.primary_metric,
+            "best_simple_baseline": dict([best_baseline]) if best_baseline else None,
+            "beats_best_simple_baseline": candidate_score > best_baseline[1]
+            if best_baseline
+            else None,
         }
         context.add_output_metadata(
             {
@@ -437,7 +441,7 @@ def build_training_defs(spec: TaskSpec) -> dg.Definitions:
                 **(
                     {
                         "best_simple_baseline": f"{best_baseline[0]}: {best_baseline[1]:.4f}",
-                        "beats_best_simple_baseline": candidate_score > best_baseline[1],
+                        "beats_best_simple_baseline": result["beats_best_simple_baseline"],
                     }
                     if best_baseline
                     else {}

@@ -11,7 +11,7 @@ import pytest
 from upath import UPath
 
 from accident_assets import settings
-from accident_assets.io_manager import write_parquet_atomic
+from accident_assets.io_manager import commit_partition
 from accident_assets.resources import shared_resources
 from accident_assets.serving import assets
 from accident_assets.serving.models import load_model
@@ -22,9 +22,8 @@ NYC_KEY = dg.AssetKey(["nyc_incidents", "predictions"])
 
 
 def store(key: dg.AssetKey, partition: str, frame: pl.DataFrame) -> None:
-    write_parquet_atomic(
-        frame, UPath(settings.storage_root()).joinpath(*key.path, f"{partition}.parquet")
-    )
+    """Store a feature partition as its lane does, through a commit."""
+    commit_partition(settings.storage_root(), key.path[0], partition, {key: frame})
 
 
 def stored(key: dg.AssetKey) -> pl.DataFrame:
