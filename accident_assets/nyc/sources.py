@@ -151,10 +151,6 @@ class NycSource(dg.ConfigurableResource):
     def describe(self) -> str:
         return type(self).__name__
 
-    def source(self) -> NycSource:
-        # Kept for callers written against the old single class, whose source() picked a backend.
-        return self
-
 
 def _stats_of(rows: list[dict[str, Any]]) -> DayStat:
     geocoded = sum(bool(r.get("latitude")) and bool(r.get("longitude")) for r in rows)
