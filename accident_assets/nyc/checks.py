@@ -72,14 +72,19 @@ def geocoded_share_check(
     context: dg.AssetCheckExecutionContext, asset_storage: AssetStorage
 ) -> dg.AssetCheckResult:
     stored = asset_storage.partitions(CRASHES)
+    first, last = min(context.partition_keys), max(context.partition_keys)
+    earlier = [k for k in stored if k < first][-TRAILING_DAYS:]
+    wanted = earlier + [k for k in stored if first <= k <= last]
+    share_of = {}
+    for key in wanted:
+        if (commit := asset_storage.current(LANE, key)) is not None:
+            share_of[key] = round(geocoded_share(commit.source), 4)
     warnings, shares = [], {}
     for partition in context.partition_keys:
-        earlier = [k for k in stored if k < partition][-TRAILING_DAYS:]
-        trailing = [geocoded_share(asset_storage.current(LANE, k).source) for k in earlier]
-        commit = asset_storage.current(LANE, partition)
-        if commit is None:
+        if partition not in share_of:
             continue
-        shares[partition] = round(geocoded_share(commit.source), 4)
+        shares[partition] = share_of[partition]
+        trailing = [share_of[k] for k in share_of if k < partition][-TRAILING_DAYS:]
         if warning := geocode_warning(partition, shares[partition], trailing):
             warnings.append(warning)
     return dg.AssetCheckResult(

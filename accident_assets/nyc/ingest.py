@@ -69,9 +69,8 @@ class DayTables:
 
     def source_stats(self, updated_at: str | None = None) -> dict[str, Any]:
         """What the source said about the day, kept in the commit for change detection."""
-        geocoded = self.raw.filter(
-            _filled(self.raw, "latitude") & _filled(self.raw, "longitude")
-        ).height
+        # As the live API counts it (``count(latitude)``), so stored and live agree.
+        geocoded = self.raw.filter(_filled(self.raw, "latitude")).height
         return {"count": self.raw.height, "geocoded": geocoded, "updated_at": updated_at}
 
     def quality(self) -> dict[str, Any]:

@@ -13,7 +13,15 @@ from upath import UPath
 
 from accident_assets import settings
 from accident_assets.io_manager import read_partitions, stored_partitions
-from accident_assets.nyc.ingest import CRASHES, FEATURES, RAW, IngestPolicy, ingest
+from accident_assets.nyc.checks import ids_on_several_days
+from accident_assets.nyc.ingest import (
+    CRASHES,
+    FEATURES,
+    RAW,
+    IngestPolicy,
+    ingest,
+    stored_collision_days,
+)
 from accident_assets.nyc.run import ingest_days
 from accident_assets.nyc.sample import sample_day
 from accident_assets.nyc.soql_server import SoqlServer
@@ -203,3 +211,17 @@ def test_a_geocoding_backlog_warns(state_home: Path):
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert days[-1].isoformat() in check.metadata["warnings"].value
     assert "backlog" in check.metadata["warnings"].value
+
+
+def test_the_cross_day_check_finds_a_crash_stored_on_two_days(state_home: Path):
+    """What the old per-day uniqueness let through: the same crash on two stored days."""
+    storage = AssetStorage(root=settings.storage_root())
+    policy = IngestPolicy(h3_resolution=7)
+    ingest(WEEK[:2], sample_day, storage, policy)
+    assert ids_on_several_days(stored_collision_days(storage, exclude=set())).height == 0
+    crashes = stored(CRASHES, WEEK[1])
+    twice = pl.concat([stored(CRASHES, WEEK[0]), crashes.head(1)])
+    storage.commit("nyc", WEEK[0].isoformat(), {CRASHES: twice})
+    repeated = ids_on_several_days(stored_collision_days(storage, exclude=set()))
+    assert repeated["collision_id"].unique().to_list() == [crashes["collision_id"][0]]
+    assert repeated["partition"].to_list() == [WEEK[0].isoformat(), WEEK[1].isoformat()]
