@@ -294,6 +294,13 @@ def _header_only(name: str):
     return corrupt
 
 
+def _cut_in_half(folder: Path) -> None:
+    """A download cut at half its lines (68 of the 126 accidents keep no user)."""
+    path = folder / "usagers-2021.csv"
+    lines = path.read_text("utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[: len(lines) // 2]), "utf-8")
+
+
 @pytest.mark.real_data
 @pytest.mark.parametrize(
     ("corrupt", "message"),
@@ -303,19 +310,23 @@ def _header_only(name: str):
             r"usagers 2021 \(usagers-2021\.csv\): 126 of 126 accidents",
         ),
         (_header_only("lieux-2021.csv"), r"lieux 2021 \(lieux-2021\.csv\): 126 of 126 accidents"),
+        (_cut_in_half, r"usagers 2021 \(usagers-2021\.csv\): 68 of 126 accidents"),
     ],
-    ids=["usagers_header_only", "lieux_header_only"],
+    ids=["usagers_header_only", "lieux_header_only", "usagers_cut_in_half"],
 )
-def test_real_head_with_an_empty_table_fails_and_stores_nothing(
+def test_real_head_truncated_fails_and_keeps_the_stored_year(
     state_home: Path, head_folder: Path, tmp_path: Path, corrupt, message: str
 ):
     folder = tmp_path / "head"
     shutil.copytree(head_folder, folder)
+    source = FranceSource(backend="local", folder=str(folder))
+    assert run(source, "2021").success
+    before = snapshot("2021")
     corrupt(folder)
-    result = run(FranceSource(backend="local", folder=str(folder)), "2021")
+    result = run(source, "2021")
     assert not result.success
     assert re.search(message, failure_text(result)), failure_text(result)[:2000]
-    assert snapshot("2021") == {}
+    assert snapshot("2021") == before
 
 
 @pytest.mark.real_data
