@@ -126,7 +126,8 @@ def nyc_days(
         )
     for key in (RAW, CRASHES, FEATURES):
         metadata = _metadata(outcome, key)
-        metadata = {k: v for k, v in metadata.items() if k != "dagster/row_count" or len(days) == 1}
+        if len(days) > 1:  # one value for every partition of the range: a total would mislead
+            metadata.pop("dagster/row_count")
         if key == FEATURES:
             last = asset_storage.read(FEATURES, [max(outcome.committed)])
             metadata["preview"] = dg.MetadataValue.md(
