@@ -34,13 +34,12 @@ def main() -> None:
     import dagster as dg
 
     from accident_assets import settings
-    from accident_assets.nyc import definitions as nyc
-    from accident_assets.nyc.jobs import nyc_ingest_job
+    from accident_assets.nyc.run import ingest_job
     from accident_assets.nyc.sample import sample_day
     from accident_assets.nyc.sensors import nyc_new_days_sensor
     from accident_assets.nyc.soql_server import SoqlServer
     from accident_assets.nyc.sources import SocrataNycSource
-    from accident_assets.resources import AssetStorage, shared_resources
+    from accident_assets.resources import AssetStorage
 
     late = {d: sample_day(d)[-HELD_BACK:] for d in DAYS[-3:]}
     first_seen = [r for d in DAYS for r in sample_day(d) if r not in late.get(d, [])]
@@ -50,12 +49,7 @@ def main() -> None:
         SoqlServer.from_records(first_seen, max_lifetime_s=600) as server,
     ):
         source = SocrataNycSource(base_url=server.url)
-        job = dg.Definitions(
-            assets=nyc.NYC_ASSETS,
-            asset_checks=nyc.NYC_CHECKS,
-            jobs=[nyc_ingest_job],
-            resources={**shared_resources(), "nyc_source": source},
-        ).resolve_job_def("nyc_ingest_job")
+        job = ingest_job(source)
 
         def evaluate():
             context = dg.build_sensor_context(

@@ -22,6 +22,18 @@ from accident_assets.nyc.sources import NycSource, source_from_env
 from accident_assets.resources import shared_resources
 
 
+def ingest_job(source: NycSource) -> dg.JobDefinition:
+    """``nyc_ingest_job`` bound to ``source``, e.g. to run what a sensor requested."""
+    from accident_assets.nyc.jobs import nyc_ingest_job
+
+    return dg.Definitions(
+        assets=NYC_ASSETS,
+        asset_checks=NYC_CHECKS,
+        jobs=[nyc_ingest_job],
+        resources={**shared_resources(), "nyc_source": source},
+    ).resolve_job_def("nyc_ingest_job")
+
+
 def ingest_days(
     first: dt.date,
     last: dt.date,

@@ -27,9 +27,18 @@ def local_folder(sample_folder: Path, tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def head_folder(shared_data: Path) -> Path:
-    folder = shared_data / "france_baac" / "2021-head"
+def _real_folder(shared_data: Path, name: str) -> Path:
+    folder = shared_data / "france_baac" / name
     if not folder.is_dir():
         pytest.skip(f"{folder} is absent")
     return folder
+
+
+@pytest.fixture
+def head_folder(shared_data: Path) -> Path:
+    return _real_folder(shared_data, "2021-head")
+
+
+@pytest.fixture
+def head_2024(shared_data: Path) -> Path:
+    return _real_folder(shared_data, "2024-head")

@@ -293,16 +293,13 @@ def test_sample_years_are_partitions():
 
 
 @pytest.mark.real_data
-def test_full_accident_with_several_roads_gives_the_training_features(shared_data: Path):
+def test_full_accident_with_several_roads_gives_the_training_features(head_2024: Path):
     """The real 2024 head (17 accidents with several roads) sent as full accidents with a `lieux`
     list, through the API's request model: the same features as the files -> merge path."""
     from accident_assets.france.sources import FranceSource
     from accident_assets.serving.schemas import FRANCE_REQUEST, france_records
 
-    folder = shared_data / "france_baac" / "2024-head"
-    if not folder.is_dir():
-        pytest.skip(f"{folder} is absent")
-    source = FranceSource(backend="local", folder=str(folder))
+    source = FranceSource(backend="local", folder=str(head_2024))
     tables = {
         t: read_table(source.fetch(2024, t), t, 2024, source.filename(t, 2024)) for t in TABLES
     }

@@ -140,14 +140,6 @@ HEAD_2024 = {
 }
 
 
-@pytest.fixture
-def head_2024(shared_data: Path) -> Path:
-    folder = shared_data / "france_baac" / "2024-head"
-    if not folder.is_dir():
-        pytest.skip(f"{folder} is absent")
-    return folder
-
-
 @pytest.mark.real_data
 def test_real_2024_head_parses_with_its_own_layout(head_2024: Path):
     # The vehicules header holds '"id_vehicule\n"' (a line break inside the quotes).

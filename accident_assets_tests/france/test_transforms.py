@@ -244,9 +244,8 @@ def test_warnings_for_a_missing_target_a_strange_priority_rate_and_a_shrunk_year
 
 
 @pytest.mark.real_data
-def test_real_2024_head_merges_several_roads(shared_data: Path):
-    folder = shared_data / "france_baac" / "2024-head"
-    tables = _read_folder(folder, 2024)
+def test_real_2024_head_merges_several_roads(head_2024: Path):
+    tables = _read_folder(head_2024, 2024)
     check_year(tables, 2024)
     merged = merge_accidents(*tables.values(), 2024)
     assert merged.height == 40

@@ -11,9 +11,8 @@ import pytest
 
 from accident_assets import settings
 from accident_assets.io_manager import read_partitions, stored_partitions
-from accident_assets.nyc import definitions as nyc
 from accident_assets.nyc.ingest import CRASHES, RAW
-from accident_assets.nyc.jobs import nyc_ingest_job
+from accident_assets.nyc.run import ingest_job
 from accident_assets.nyc.sample import sample_day
 from accident_assets.nyc.sensors import (
     change_reason,
@@ -30,7 +29,7 @@ from accident_assets.nyc.sources import (
     SampleNycSource,
     SocrataNycSource,
 )
-from accident_assets.resources import AssetStorage, shared_resources
+from accident_assets.resources import AssetStorage
 
 D = dt.date
 
@@ -47,13 +46,7 @@ def evaluate(instance: dg.DagsterInstance, source: NycSource):
 
 
 def execute(instance: dg.DagsterInstance, source: NycSource, request: dg.RunRequest) -> None:
-    job = dg.Definitions(
-        assets=nyc.NYC_ASSETS,
-        asset_checks=nyc.NYC_CHECKS,
-        jobs=[nyc_ingest_job],
-        resources={**shared_resources(), "nyc_source": source},
-    ).resolve_job_def("nyc_ingest_job")
-    result = job.execute_in_process(
+    result = ingest_job(source).execute_in_process(
         instance=instance, partition_key=request.partition_key, tags=request.tags
     )
     assert result.success
