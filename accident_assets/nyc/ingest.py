@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -31,6 +31,7 @@ from accident_assets.nyc import schemas
 from accident_assets.nyc.features import build_features
 from accident_assets.nyc.partitions import key_of
 from accident_assets.nyc.transforms import clean_crashes, geo_summary, raw_frame
+from accident_assets.resources import AssetStorage
 
 LANE = "nyc"
 RAW = dg.AssetKey([LANE, "raw_crashes"])
@@ -147,21 +148,7 @@ class IngestOutcome:
         return "\n".join(lines)
 
 
-class DayStore(Protocol):
-    """What ingestion needs of asset storage (an :class:`~accident_assets.resources.AssetStorage`)."""
-
-    def current(self, lane: str, partition: str) -> Commit | None: ...
-
-    def commit(
-        self, lane: str, partition: str, tables: Mapping[dg.AssetKey, pl.DataFrame], source: Any
-    ) -> Commit: ...
-
-    def partitions(self, asset_key: dg.AssetKey) -> list[str]: ...
-
-    def read(self, asset_key: dg.AssetKey, keys: list[str]) -> dict[str, pl.DataFrame]: ...
-
-
-def stored_collision_days(store: DayStore, exclude: set[str]) -> pl.DataFrame:
+def stored_collision_days(store: AssetStorage, exclude: set[str]) -> pl.DataFrame:
     """``collision_id`` -> stored day, over every committed day except ``exclude``."""
     keys = [k for k in store.partitions(CRASHES) if k not in exclude]
     frames = [
@@ -176,7 +163,7 @@ def stored_collision_days(store: DayStore, exclude: set[str]) -> pl.DataFrame:
 def ingest(
     days: list[dt.date],
     fetch: Callable[[dt.date], list[dict[str, Any]]],
-    store: DayStore,
+    store: AssetStorage,
     policy: IngestPolicy,
     *,
     updated_at: Mapping[dt.date, str | None] | None = None,
@@ -238,7 +225,7 @@ def ingest(
     return outcome
 
 
-def _moved_crashes(good: dict[str, DayTables], store: DayStore) -> dict[str, list[int]]:
+def _moved_crashes(good: dict[str, DayTables], store: AssetStorage) -> dict[str, list[int]]:
     """Stored days (outside ``good``) that hold a collision_id one of the good days now has."""
     if not good:
         return {}

@@ -16,7 +16,7 @@ import dagster as dg
 
 from accident_assets.nyc.assets import NYC_ASSETS
 from accident_assets.nyc.definitions import NYC_CHECKS
-from accident_assets.nyc.jobs import range_tags
+from accident_assets.nyc.jobs import nyc_ingest_job, range_tags
 from accident_assets.nyc.partitions import key_of
 from accident_assets.nyc.sources import NycSource, source_from_env
 from accident_assets.resources import shared_resources
@@ -24,8 +24,6 @@ from accident_assets.resources import shared_resources
 
 def ingest_job(source: NycSource) -> dg.JobDefinition:
     """``nyc_ingest_job`` bound to ``source``, e.g. to run what a sensor requested."""
-    from accident_assets.nyc.jobs import nyc_ingest_job
-
     return dg.Definitions(
         assets=NYC_ASSETS,
         asset_checks=NYC_CHECKS,

@@ -75,17 +75,22 @@ def test_local_backend(local_folder: Path):
         source.fetch(2023, "lieux")
 
 
-def test_s3_backend_against_moto(moto_s3, sample_folder: Path):
-    for path in sample_folder.glob("*-2021.csv"):
+def s3_source(moto_s3, files: list[Path], prefix: str) -> FranceSource:
+    """The files uploaded under ``prefix`` of the test bucket, and a source reading them."""
+    for path in files:
         moto_s3.put_object(
-            Bucket="accident-assets-test", Key=f"accidents/{path.name}", Body=path.read_bytes()
+            Bucket="accident-assets-test", Key=f"{prefix}/{path.name}", Body=path.read_bytes()
         )
-    source = FranceSource(
+    return FranceSource(
         backend="s3",
         bucket="accident-assets-test",
-        prefix="accidents",
+        prefix=prefix,
         s3=S3Resource(region_name="us-east-1"),
     )
+
+
+def test_s3_backend_against_moto(moto_s3, sample_folder: Path):
+    source = s3_source(moto_s3, list(sample_folder.glob("*-2021.csv")), "accidents")
     assert source.available_years() == [2021]
     for table in TABLES:
         assert source.fetch(2021, table) == (sample_folder / f"{table}-2021.csv").read_bytes()
@@ -209,17 +214,8 @@ def test_real_heads_through_local_with_official_names(shared_data: Path):
 
 @pytest.mark.real_data
 def test_real_heads_through_s3_under_official_names(moto_s3, shared_data: Path):
-    for folder in _real_heads(shared_data).values():
-        for path in folder.glob("*.csv"):
-            moto_s3.put_object(
-                Bucket="accident-assets-test", Key=f"baac/{path.name}", Body=path.read_bytes()
-            )
-    source = FranceSource(
-        backend="s3",
-        bucket="accident-assets-test",
-        prefix="baac",
-        s3=S3Resource(region_name="us-east-1"),
-    )
+    files = [path for folder in _real_heads(shared_data).values() for path in folder.glob("*.csv")]
+    source = s3_source(moto_s3, files, "baac")
     assert source.available_years() == [2021, 2024]
     for year, folder in _real_heads(shared_data).items():
         _assert_nothing_lost(source, folder, year)
