@@ -1,8 +1,8 @@
 """Pandera (polars) schemas of every France table, run as asset checks.
 
-Raw schemas follow the BAAC codebook (2019 layout): "not filled in" is -1, codes sit in their
-documented ranges. Ranges are kept as wide as the codebook, not as the sample, so that real years
-pass; the reader has already rejected anything that is not a number where a number belongs.
+Raw schemas follow the BAAC codebook (2019 layout) as :mod:`accident_assets.france.codes` states
+it once for the reader and the API; the reader has already rejected anything that is not a
+number where a number belongs.
 """
 
 from __future__ import annotations
@@ -10,72 +10,31 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from accident_assets.france import features, transforms
+from accident_assets.france import codes, features, transforms
 from accident_assets.france.reader import COLUMNS
 
 
-def _codes(low: int, high: int) -> list[pa.Check]:
+def _codes(low: float, high: float) -> list[pa.Check]:
     return [pa.Check.in_range(low, high)]
 
 
+def _column_checks(table: str) -> dict[str, list[pa.Check]]:
+    """The checks of one raw table, from the one definition in :mod:`codes`."""
+    checks: dict[str, list[pa.Check]] = {}
+    for name, (low, high) in {
+        **codes.CODE_RANGES.get(table, {}),
+        **codes.REAL_RANGES.get(table, {}),
+    }.items():
+        checks[name] = _codes(low, high)
+    for name, pattern in codes.TEXT_PATTERNS.get(table, {}).items():
+        checks[name] = [pa.Check.str_matches(pattern)]
+    return checks
+
+
 RAW_CHECKS: dict[str, dict[str, list[pa.Check]]] = {
-    "caracteristiques": {
-        "jour": _codes(1, 31),
-        "mois": _codes(1, 12),
-        "an": _codes(2019, 2100),
-        "hrmn": [pa.Check.str_matches(r"^([01]\d|2[0-3]):[0-5]\d$")],
-        "lum": _codes(-1, 5),
-        "dep": [pa.Check.str_matches(r"^(\d{2,3}|2A|2B)$")],
-        "com": [pa.Check.str_matches(r"^(\d{5}|2[AB]\d{3}|N/A)$")],
-        "agg": _codes(1, 2),
-        "int": _codes(-1, 9),
-        "atm": _codes(-1, 9),
-        "col": _codes(-1, 7),
-        "lat": _codes(-90, 90),
-        "long": _codes(-180, 180),
-    },
-    "lieux": {
-        "catr": _codes(1, 9),
-        "circ": _codes(-1, 4),
-        "nbv": _codes(-1, 99),
-        "vosp": _codes(-1, 3),
-        "prof": _codes(-1, 4),
-        "plan": _codes(-1, 4),
-        "surf": _codes(-1, 9),
-        "infra": _codes(-1, 9),
-        "situ": _codes(-1, 8),
-        "vma": _codes(-1, 999),  # real files hold typing errors (e.g. 500, 900): kept, not blocked
-    },
-    "usagers": {
-        "place": _codes(-1, 10),
-        "catu": _codes(1, 3),
-        "grav": _codes(-1, 4),
-        "sexe": _codes(-1, 2),
-        "an_nais": _codes(1880, 2100),
-        "trajet": _codes(-1, 9),
-        "secu1": _codes(-1, 9),
-        "secu2": _codes(-1, 9),
-        "secu3": _codes(-1, 9),
-        "locp": _codes(-1, 9),
-        "etatp": _codes(-1, 3),
-    },
-    "vehicules": {
-        "senc": _codes(-1, 3),
-        "catv": _codes(-1, 99),
-        "obs": _codes(-1, 17),
-        "obsm": _codes(-1, 9),
-        "choc": _codes(-1, 9),
-        "manv": _codes(-1, 26),
-        "motor": _codes(-1, 6),
-    },
+    table: _column_checks(table) for table in COLUMNS
 }
-# Columns that are never empty in the published files.
-RAW_REQUIRED: dict[str, set[str]] = {
-    "caracteristiques": {"Num_Acc", "jour", "mois", "an", "hrmn", "lum", "dep", "com", "agg"},
-    "lieux": {"Num_Acc", "catr"},
-    "usagers": {"Num_Acc", "id_vehicule", "num_veh", "catu", "grav"},
-    "vehicules": {"Num_Acc", "id_vehicule", "num_veh"},
-}
+RAW_REQUIRED = codes.REQUIRED
 
 
 def raw_schema(table: str) -> pa.DataFrameSchema:

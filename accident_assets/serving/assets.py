@@ -38,9 +38,10 @@ def _model_columns(model: models.ServedModel) -> list[pl.Expr]:
 def france_predictions_frame(model: models.ServedModel, features: pl.DataFrame) -> pl.DataFrame:
     """ID columns, probability of "Priority", prediction and interpretation, the model used, and
     the observed target when the partition has it."""
-    from accident_assets.france.features import ID_COLUMNS, TARGET
+    from accident_assets.france.features import FEATURE_COLUMNS, ID_COLUMNS, TARGET
 
-    probability = scoring.france_probabilities(model.pipeline, features)
+    X = scoring.feature_matrix(features, FEATURE_COLUMNS)
+    probability = scoring.france_probabilities(model.pipeline, X)
     prediction = scoring.decide(probability, model.threshold)
     keep = [*ID_COLUMNS, *([TARGET] if TARGET in features.columns else [])]
     return features.select(keep).with_columns(

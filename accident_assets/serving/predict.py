@@ -1,8 +1,10 @@
 """Scoring, shared by the ``predict`` command, the HTTP API and the batch prediction assets.
 
-The preprocessing is the training code itself: the domain's row-wise feature functions
-(``accident_assets.<domain>.features``) and then the logged pipeline, which holds every fitted
-encoder. Nothing here is fitted or re-implemented.
+Input is what the request models (:mod:`accident_assets.serving.schemas`) validated. The
+preprocessing is the domain's row-wise features — for France their one-accident form in
+:mod:`accident_assets.france.records`, held equal to training's by a test; for NYC training's own
+``prediction_rows`` — and then the logged pipeline, which holds every fitted encoder. Nothing here
+is fitted.
 """
 
 from __future__ import annotations
@@ -11,14 +13,21 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import polars as pl
 
-from accident_assets.serving.models import ServedModel
+
+class Scorer(Protocol):
+    """What scoring needs of a model: the served model and the logged MLflow model both are."""
+
+    pipeline: Any
+    threshold: float
+    h3_resolution: int | None
+
 
 PRIORITY, NON_PRIORITY = "Priority", "Non-priority"
 NYC_TZ = ZoneInfo("America/New_York")
@@ -58,46 +67,21 @@ def interpretation(prediction: int) -> str:
     return PRIORITY if prediction == 1 else NON_PRIORITY
 
 
-def france_features(records: list[dict[str, Any]]) -> pl.DataFrame:
-    """Flat reference records or full accidents -> the training feature rows, in input order."""
-    from accident_assets.france import features as ff
-
-    try:
-        accidents = ff.accidents_from_payload(records)
-    except PayloadError:
-        raise
-    except (ValueError, TypeError) as exc:
-        raise PayloadError(str(exc), _loc_of(exc)) from exc
-    return ff.build_features(accidents)
-
-
-def _loc_of(exc: Exception) -> tuple[str | int, ...]:
-    """Where the France module says the problem is: its messages read "record 2: field 'x' ..."."""
-    message = str(exc)
-    record = re.search(r"\brecord (\d+)", message)
-    name = re.search(r"\bfield '([^']+)'", message)
-    return tuple(
-        x
-        for x in (int(record.group(1)) if record else None, name and name.group(1))
-        if x is not None
-    )
-
-
-def france_probabilities(pipeline: Any, features: pl.DataFrame) -> np.ndarray:
-    from accident_assets.france.features import FEATURE_COLUMNS
-
-    return np.asarray(
-        pipeline.predict_proba(feature_matrix(features, FEATURE_COLUMNS))[:, 1], dtype=float
-    )
+def france_probabilities(pipeline: Any, X: pd.DataFrame) -> np.ndarray:
+    """Probability of "Priority" for each row of the pipeline's input frame."""
+    return np.asarray(pipeline.predict_proba(X)[:, 1], dtype=float)
 
 
 def decide(probabilities: np.ndarray, threshold: float) -> np.ndarray:
     return (probabilities >= threshold).astype(np.int8)
 
 
-def score_france(model: ServedModel, records: list[dict[str, Any]]) -> list[FrancePrediction]:
-    """Records as ``accidents_from_payload`` takes them (see ``schemas.france_records``)."""
-    probabilities = france_probabilities(model.pipeline, france_features(records))
+def score_france(model: Scorer, records: list[dict[str, Any]]) -> list[FrancePrediction]:
+    """Validated records (``schemas.france_records``) -> predictions, in plain Python and numpy
+    up to the pipeline (:mod:`accident_assets.france.records`)."""
+    from accident_assets.france.records import feature_frame
+
+    probabilities = france_probabilities(model.pipeline, feature_frame(records))
     predictions = decide(probabilities, model.threshold)
     return [
         FrancePrediction(i, int(p), interpretation(int(p)), float(prob))
@@ -145,7 +129,7 @@ def points_frame(points: list[dict[str, Any]]) -> pl.DataFrame:
     )
 
 
-def h3_resolution(model: ServedModel) -> int:
+def h3_resolution(model: Scorer) -> int:
     from accident_assets.nyc.features import H3_RESOLUTION_DEFAULT
 
     return model.h3_resolution or H3_RESOLUTION_DEFAULT
@@ -174,7 +158,7 @@ def nyc_expected(pipeline: Any, features: pl.DataFrame) -> np.ndarray:
     return np.clip(predicted, 0.0, None)
 
 
-def score_nyc(model: ServedModel, points: list[dict[str, Any]]) -> list[NycPrediction]:
+def score_nyc(model: Scorer, points: list[dict[str, Any]]) -> list[NycPrediction]:
     """Points as ``schemas.nyc_points`` gives them."""
     rows = nyc_features(points_frame(points), h3_resolution(model))
     expected = nyc_expected(model.pipeline, rows)

@@ -1,19 +1,26 @@
-"""Typed requests and responses of the API (and the CLI's input check), built from the domains.
+"""Typed requests and responses of the API, the CLI and the logged MLflow model: the one place a
+request is validated.
 
-The France record models come from the France module's own field lists (``FLAT_RECORD_FIELDS``
-and the BAAC column types), so the OpenAPI document states what ``accidents_from_payload``
-accepts, with each code's integer range. Both the API and ``predict`` validate through these.
+The France record models are built from the BAAC definitions the reader uses
+(:mod:`accident_assets.france.codes` for ranges and patterns, the reader's column types, the field
+lists of :mod:`accident_assets.france.records`), so the OpenAPI document states exactly what is
+accepted and the reader and the API cannot disagree on a code. Types are strict: a code is a JSON
+number with no fraction (the reference's ``0.0`` is accepted, ``"1"`` and ``true`` are not), reals
+are finite, text fields take text (``dep``/``com`` also the reference's numbers, 77 -> "77").
+What passes here is scored without further checks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated, Any, Literal
 
 import polars as pl
 from pydantic import (
     AliasChoices,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -23,11 +30,12 @@ from pydantic import (
     model_validator,
 )
 
-from accident_assets.france import features as ff
+from accident_assets.france import codes
+from accident_assets.france import records as fr
 from accident_assets.france.reader import COLUMNS
 from accident_assets.nyc import geo
 
-MAX_RECORDS = 10_000
+MAX_RECORDS = 2_000
 
 _INT_RANGES = {
     pl.Int8: (-(2**7), 2**7 - 1),
@@ -35,93 +43,145 @@ _INT_RANGES = {
     pl.Int32: (-(2**31), 2**31 - 1),
     pl.Int64: (-(2**63), 2**63 - 1),
 }
-# The reference's example records spell these as numbers (dep 77, com 77317); both are accepted.
-TextOrNumber = Annotated[str, Field(max_length=64)] | int
 
 
-def _baac_types() -> dict[str, pl.DataType]:
-    types: dict[str, pl.DataType] = {}
-    for table in ("caracteristiques", "lieux", "usagers", "vehicules"):
-        types.update(COLUMNS[table])
-    return types
+def whole_number(value: Any) -> Any:
+    """A JSON number without a fraction, as an int; text, booleans and 1.5 are refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number (JSON number), not " + type(value).__name__)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"must be a whole number, got {value!r}")
+        return int(value)
+    return value
 
 
-BAAC_TYPES = _baac_types()
+def real_number(value: Any) -> Any:
+    """A finite JSON number; text and booleans are refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number (JSON number), not " + type(value).__name__)
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value!r}")
+    return float(value)
 
 
-# Calendar fields: a real date is checked by the France module; these bounds keep the schema honest.
-_CALENDAR = {"jour": (1, 31), "mois": (1, 12), "an": (1900, 2100)}
-# The accident's counts a flat record states (the France module stores them as Int16).
-_COUNTS = {"nb_victim": (1, 1000), "nb_vehicules": (1, 1000)}
-# Real-valued fields: degrees and metres (a road is not a kilometre wide). The models work in
-# float32, so unbounded values would not even reach them.
-_REAL = {
-    "lat": (-90.0, 90.0),
-    "long": (-180.0, 180.0),
-    "larrout": (-1.0, 1000.0),
-    "lartpc": (-1.0, 1000.0),
+def _text(width: int | None) -> Any:
+    """Text; a whole JSON number is spelt as the files do (dep 77 -> "77", com 1001 -> "01001")."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0 and width:
+            return f"{value:0{width}d}"
+        if not isinstance(value, str):
+            raise ValueError("must be text (JSON string), not " + type(value).__name__)
+        return value
+
+    return BeforeValidator(convert)
+
+
+_TEXT_WIDTH = {"dep": 2, "com": 5}
+
+
+# The constraints come before the conversion so that they land in the JSON schema (minimum,
+# maximum, pattern) of the inner type; the conversion runs first when validating.
+def whole(low: int | None = None, high: int | None = None) -> Any:
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(whole_number)]
+
+
+def real(low: float | None = None, high: float | None = None) -> Any:
+    return Annotated[
+        float, Field(ge=low, le=high, allow_inf_nan=False), BeforeValidator(real_number)
+    ]
+
+
+def text(pattern: str | None = None, width: int | None = None) -> Any:
+    return Annotated[str, Field(pattern=pattern, max_length=64), _text(width)]
+
+
+Real = real()
+
+
+def _column(table: str, name: str) -> Any:
+    """The type of one BAAC column as a request field: its code range, pattern or text."""
+    if name in codes.CODE_RANGES.get(table, {}):
+        return whole(*codes.CODE_RANGES[table][name])
+    if name in codes.REAL_RANGES.get(table, {}):
+        return real(*codes.REAL_RANGES[table][name])
+    pattern = codes.TEXT_PATTERNS.get(table, {}).get(name)
+    if pattern is not None:
+        return text(pattern, _TEXT_WIDTH.get(name))
+    dtype = COLUMNS[table][name]
+    if dtype.base_type() in _INT_RANGES:
+        return whole(*_INT_RANGES[dtype.base_type()])
+    if dtype.base_type() == pl.Float64:
+        return Real
+    return text()
+
+
+_TABLE_OF = {
+    name: table
+    for table in ("vehicules", "usagers", "lieux", "caracteristiques")
+    for name in COLUMNS[table]
 }
-
-
-def _annotation(name: str, declared: Any = None) -> Any:
-    """A field's type: the BAAC column's range for codes, text (or a number) for text columns."""
-    if name in _CALENDAR or name in _COUNTS:
-        low, high = {**_CALENDAR, **_COUNTS}[name]
-        return Annotated[int, Field(ge=low, le=high)]
-    dtype = BAAC_TYPES.get(name)
-    if dtype is not None and dtype.base_type() in _INT_RANGES:
-        low, high = _INT_RANGES[dtype.base_type()]
-        return Annotated[int, Field(ge=low, le=high)]
-    if name in _REAL:
-        low, high = _REAL[name]
-        return Annotated[float, Field(ge=low, le=high, allow_inf_nan=False)]
-    if dtype is not None and dtype.base_type() == pl.Float64:
-        return Annotated[float, Field(allow_inf_nan=False)]
-    if dtype is not None and dtype.base_type() == pl.Utf8:
-        return TextOrNumber if name != "hrmn" else str
-    return declared if declared is not None else Any
-
-
+Count = whole(1, fr.MAX_COUNT)
 _FORBID = ConfigDict(extra="forbid")
-# Accepted spellings from the reference's example files that mean the same field and type.
-_SAME_TYPE_ALIASES = {
-    name: alias for alias, name in ff.FLAT_RECORD_ALIASES.items() if name not in ("hrmn", "an_nais")
-}
+
+
+def _field_type(name: str) -> Any:
+    return Count if name in ("nb_victim", "nb_vehicules") else _column(_TABLE_OF[name], name)
+
+
+def check_date(jour: int, mois: int, an: int) -> None:
+    try:
+        dt.date(an, mois, jour)
+    except ValueError:
+        raise ValueError(
+            f"fields 'jour', 'mois', 'an' are not a date: {jour}/{mois}/{an}"
+        ) from None
 
 
 class _FlatBase(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     @model_validator(mode="after")
-    def _time_given(self) -> _FlatBase:
-        if getattr(self, "hrmn", None) is None and getattr(self, "hour", None) is None:
-            raise ValueError("field 'hrmn' ('HH:MM') or 'hour' (0-23) is required")
+    def _resolve_aliases(self) -> Any:
+        # The reference's examples give 'hour' for hrmn and 'victim_age' for the birth year.
+        if self.hrmn is None:
+            if self.hour is None:
+                raise ValueError("field 'hrmn' ('HH:MM') or 'hour' (0-23) is required")
+            self.hrmn = f"{self.hour:02d}:00"
+        if self.an_nais is None and self.victim_age is not None:
+            self.an_nais = self.an - self.victim_age
+        check_date(self.jour, self.mois, self.an)
         return self
+
+
+# Accepted spellings from the reference's example files that mean the same field and type.
+_SAME_TYPE_ALIASES = {
+    name: alias for alias, name in fr.FLAT_RECORD_ALIASES.items() if name not in ("hrmn", "an_nais")
+}
 
 
 def _flat_fields() -> dict[str, Any]:
     fields: dict[str, Any] = {}
-    for name, (kind, default) in ff.FLAT_RECORD_FIELDS.items():
-        annotation = _annotation(name, kind)
+    for name, (_kind, default) in fr.FLAT_RECORD_FIELDS.items():
+        annotation = _field_type(name)
         if name == "hrmn":
-            # 'hour' may replace it (the reference's examples): required-ness is checked above.
-            fields[name] = (str | None, Field(None, pattern=r"^\d{1,2}:\d{2}$"))
+            fields[name] = (annotation | None, Field(None, description="'HH:MM', or give 'hour'"))
             continue
-        if default is not ... or _is_optional(kind):
+        if default is not ...:
             annotation = annotation | None
         alias = _SAME_TYPE_ALIASES.get(name)
         extra = {"validation_alias": AliasChoices(name, alias)} if alias else {}
         fields[name] = (annotation, Field(default, **extra))
-    fields["hour"] = (int | None, Field(None, ge=0, le=23, description="instead of hrmn"))
+    fields["hour"] = (
+        whole(0, 23) | None,
+        Field(None, description="instead of hrmn"),
+    )
     fields["victim_age"] = (
-        int | None,
-        Field(None, ge=0, le=120, description="instead of an_nais (birth year = an - age)"),
+        whole(0, 120) | None,
+        Field(None, description="instead of an_nais (birth year = an - age)"),
     )
     return fields
-
-
-def _is_optional(kind: Any) -> bool:
-    return type(None) in getattr(kind, "__args__", ())
 
 
 FlatRecord = create_model(
@@ -135,44 +195,73 @@ FlatRecord = create_model(
 )
 
 
-def _optional_fields(names: list[str], required: tuple[str, ...] = ()) -> dict[str, Any]:
+def _table_fields(table: str, names: list[str], required: frozenset[str]) -> dict[str, Any]:
     return {
-        name: (_annotation(name), ...) if name in required else (_annotation(name) | None, None)
+        name: (_column(table, name), ...)
+        if name in required
+        else (_column(table, name) | None, None)
         for name in names
     }
 
 
+# Keys serving fills in (Num_Acc, the vehicle links) and the outcome are never required.
+_NOT_INPUT = frozenset({"Num_Acc", "id_vehicule", "num_veh", "grav"})
 User = create_model(
     "User",
     __config__=_FORBID,
     __doc__="One row of the BAAC usagers table (the accident's key is implied).",
-    **_optional_fields(ff.USER_FIELDS),
+    **_table_fields("usagers", fr.USER_FIELDS, codes.REQUIRED["usagers"] - _NOT_INPUT),
 )
 Vehicle = create_model(
     "Vehicle",
     __config__=_FORBID,
     __doc__="One row of the BAAC vehicules table (the accident's key is implied).",
-    **_optional_fields(ff.VEHICLE_FIELDS),
+    **_table_fields("vehicules", fr.VEHICLE_FIELDS, codes.REQUIRED["vehicules"] - _NOT_INPUT),
 )
 Road = create_model(
     "Road",
     __config__=_FORBID,
     __doc__="One row of the BAAC lieux table: one road of the accident (its key is implied).",
-    **_optional_fields(ff.ROAD_FIELDS),
+    **_table_fields("lieux", fr.ROAD_FIELDS, codes.REQUIRED["lieux"] - _NOT_INPUT),
 )
+
+
+class _FullBase(BaseModel):
+    model_config = _FORBID
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Any:
+        check_date(self.jour, self.mois, self.an)
+        given = sorted(n for n in fr.ROAD_FIELDS if getattr(self, n) is not None)
+        if self.lieux is not None and given:
+            raise ValueError(f"road field(s) {given} given beside the 'lieux' list")
+        if self.lieux is None and self.catr is None:
+            raise ValueError("field 'catr' (or a 'lieux' list of roads) is required")
+        plates = fr.vehicle_plates([v.num_veh for v in self.vehicules])
+        for j, user in enumerate(self.usagers):
+            if user.id_vehicule is None and user.num_veh is not None and user.num_veh not in plates:
+                raise ValueError(f"usagers[{j}].num_veh {user.num_veh!r} names no vehicle")
+        return self
+
+
 FullAccident = create_model(
     "FullAccident",
-    __config__=_FORBID,
+    __base__=_FullBase,
     __doc__=(
         "A full accident: the caracteristiques fields, its road (the lieux fields) or a list of "
         "its roads (lieux, one per road involved), and lists of its users (usagers) and "
         "vehicles (vehicules), as in the BAAC files."
     ),
     **{
-        **_optional_fields(["Num_Acc", *ff.ACCIDENT_FIELDS], required=("jour", "mois", "an")),
-        "hrmn": (str, Field(pattern=r"^\d{1,2}:\d{2}$")),
-        "usagers": (list[User], Field(min_length=1, max_length=1000)),
-        "vehicules": (list[Vehicle], Field(min_length=1, max_length=1000)),
+        **_table_fields(
+            "caracteristiques",
+            [c for c in COLUMNS["caracteristiques"] if c != "Num_Acc"],
+            codes.REQUIRED["caracteristiques"] - _NOT_INPUT,
+        ),
+        **_table_fields("lieux", fr.ROAD_FIELDS, frozenset()),
+        "Num_Acc": (whole(0) | None, None),
+        "usagers": (list[User], Field(min_length=1, max_length=fr.MAX_COUNT)),
+        "vehicules": (list[Vehicle], Field(min_length=1, max_length=fr.MAX_COUNT)),
         "lieux": (list[Road] | None, Field(None, min_length=1, max_length=100)),
     },
 )
@@ -180,7 +269,7 @@ FullAccident = create_model(
 
 def _record_kind(value: Any) -> str:
     if isinstance(value, dict):
-        return "full_accident" if ff.is_full_record(value) else "flat_record"
+        return "full_accident" if fr.is_full_record(value) else "flat_record"
     return "full_accident" if hasattr(value, "usagers") else "flat_record"
 
 
@@ -202,19 +291,28 @@ FranceRequest = Annotated[
 
 
 def france_records(validated: Any) -> list[dict[str, Any]]:
-    """Validated request -> the plain records ``accidents_from_payload`` takes (unset fields left
-    out, so the France module applies its own defaults)."""
+    """Validated request -> the records :mod:`accident_assets.france.records` scores (every
+    field, defaults applied, aliases resolved)."""
     items = validated if isinstance(validated, list) else [validated]
-    return [item.model_dump(exclude_unset=True, exclude_none=True) for item in items]
+    return [item.model_dump() for item in items]
+
+
+def _iso_text(value: Any) -> Any:
+    # pydantic would also take a number as Unix seconds; a time is written as ISO 8601 text.
+    if not isinstance(value, str | dt.datetime):
+        raise ValueError("must be an ISO 8601 date-time (JSON string), not " + type(value).__name__)
+    return value
 
 
 class NycPoint(BaseModel):
     """A place in New York and a time (local New York time unless it carries an offset)."""
 
     model_config = _FORBID
-    lat: float = Field(ge=geo.LAT_MIN, le=geo.LAT_MAX, examples=[40.758])
-    lon: float = Field(ge=geo.LON_MIN, le=geo.LON_MAX, examples=[-73.9855])
-    timestamp: dt.datetime = Field(examples=["2024-07-01T08:30:00"])
+    lat: real(geo.LAT_MIN, geo.LAT_MAX) = Field(examples=[40.758])  # type: ignore[valid-type]
+    lon: real(geo.LON_MIN, geo.LON_MAX) = Field(examples=[-73.9855])  # type: ignore[valid-type]
+    timestamp: Annotated[dt.datetime, BeforeValidator(_iso_text)] = Field(
+        examples=["2024-07-01T08:30:00"]
+    )
 
     @model_validator(mode="after")
     def _calendar_year(self) -> NycPoint:

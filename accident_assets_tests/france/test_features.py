@@ -1,16 +1,16 @@
-"""Row-wise features: the reference's encodings with its bugs fixed, and serving == training."""
+"""Row-wise features: the reference's encodings with its bugs fixed (each checked through the
+serving path too, which must agree with training's)."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from accident_assets.france import features as F
 from accident_assets.france import sample
-from accident_assets.france.reader import TABLES, read_table
 from accident_assets.france.transforms import merge_accidents
 
 REFERENCE_RECORD = {  # the reference's src/models/test_features.json, as sent to its API
@@ -25,7 +25,6 @@ def test_contract_constants():
     assert F.TARGET == "priority" and F.ID_COLUMNS == ["Num_Acc", "year"]
     assert F.FEATURE_COLUMNS == F.CATEGORICAL_FEATURES + F.NUMERIC_FEATURES
     assert len(set(F.FEATURE_COLUMNS)) == len(F.FEATURE_COLUMNS)
-    assert len(F.FLAT_RECORD_FIELDS) == 39
     for name in (
         "hour_sin",
         "victims_per_vehicle",
@@ -71,8 +70,13 @@ def test_cyclic_encodings(built):
 
 
 def one_accident(**changes) -> pl.DataFrame:
-    record = {**REFERENCE_RECORD, **changes}
-    return F.build_features(F.accidents_from_payload([record]))
+    """The reference record with ``changes`` as the API scores it, checked equal to training's
+    features of the same accident row."""
+    from accident_assets_tests.france.test_records import served_and_trained
+
+    served, trained = served_and_trained([{**REFERENCE_RECORD, **changes}])
+    assert_frame_equal(served, trained)
+    return served
 
 
 def test_temporal_parts():
@@ -137,193 +141,9 @@ def test_unknown_age_is_a_constant_not_a_statistic():
     assert (row["victim_age"], row["victim_age_binned"], row["age_mean"]) == (-1, -1, -1)
 
 
-def test_flat_reference_record():
-    accidents = F.accidents_from_payload([REFERENCE_RECORD])
-    row = accidents.row(0, named=True)
-    assert (row["an"], row["hrmn"], row["agg"], row["an_nais"], row["dep"], row["com"]) == (
-        2021,
-        "17:00",
-        2,
-        1961,
-        "77",
-        "77317",
-    )
-    assert (row["nb_victim"], row["nb_vehicules"], row["nb_pedestrians"]) == (2, 1, 1)
-    assert "priority" not in accidents.columns
-    assert F.build_features(accidents).columns == [*F.ID_COLUMNS, *F.FEATURE_COLUMNS]
-
-
-def test_full_record_gives_the_training_features():
-    """A full accident through the payload path == the same accident through files -> merge."""
-    tables = sample.generate_year(2022, 60)
-    accidents = merge_accidents(*tables.values(), 2022)
-    training = F.build_features(accidents)
-    records = []
-    for num in accidents["Num_Acc"].to_list()[:25]:
-        carac = (
-            tables["caracteristiques"]
-            .filter(pl.col("Num_Acc") == num)
-            .drop("Num_Acc")
-            .row(0, named=True)
-        )
-        place = tables["lieux"].filter(pl.col("Num_Acc") == num).drop("Num_Acc").row(0, named=True)
-        users = (
-            tables["usagers"].filter(pl.col("Num_Acc") == num).drop("Num_Acc", "grav").to_dicts()
-        )
-        vehicles = tables["vehicules"].filter(pl.col("Num_Acc") == num).drop("Num_Acc").to_dicts()
-        records.append({**carac, **place, "usagers": users, "vehicules": vehicles})
-    served = F.build_features(F.accidents_from_payload(records))
-    expected = training.head(25).drop("Num_Acc", F.TARGET)
-    assert served.drop("Num_Acc").equals(expected)
-
-
-def test_flat_record_equals_its_one_user_one_vehicle_accident():
-    flat = {k: v for k, v in REFERENCE_RECORD.items()} | {"nb_victim": 1, "nb_vehicules": 1}
-    user = {"place": 10, "catu": 3, "sexe": 1, "secu1": 0, "an_nais": 1961}
-    vehicle = {"catv": 2, "obsm": 1, "motor": 1, "obs": 0}
-    full = {
-        "jour": 7, "mois": 12, "an": 2021, "hrmn": "17:00", "lum": 5, "dep": "77", "com": "77317",
-        "agg": 2, "int": 1, "atm": 0, "col": 6, "lat": 48.6, "long": 2.89, "catr": 3, "circ": 2,
-        "surf": 1, "situ": 1, "vma": 50, "v1": 0, "vosp": 0, "prof": 0, "plan": 0, "larrout": 0.0,
-        "infra": 0, "usagers": [{**user, "locp": 0, "actp": "0", "etatp": 0}], "vehicules": [vehicle],
-    }  # fmt: skip
-    a, b = F.build_features(F.accidents_from_payload([flat, full])).drop("Num_Acc").iter_rows()
-    assert a == b
-
-
-@pytest.mark.parametrize(
-    ("record", "message"),
-    [
-        ({**REFERENCE_RECORD, "catv": None}, r"record 1: field 'catv' is required"),
-        ({**REFERENCE_RECORD, "vma": "fast"}, r"record 1: field 'vma' expects"),
-        ({**REFERENCE_RECORD, "speed": 3}, r"record 1: unknown field\(s\) \['speed'\]"),
-        ({**REFERENCE_RECORD, "hour": 25}, r"record 1: field 'hrmn'"),
-        ({**REFERENCE_RECORD, "jour": 31, "mois": 2}, r"record 1: fields 'jour', 'mois', 'an'"),
-        ({**REFERENCE_RECORD, "nb_vehicules": 0}, r"record 1: field 'nb_vehicules'"),
-        (
-            {**REFERENCE_RECORD, "lum": 9},
-            r"record 1: field 'lum' fails in_range\(-1, 5\) \(got '9'\)",
-        ),
-        ({**REFERENCE_RECORD, "dep": "XX"}, r"record 1: field 'dep' fails str_matches"),
-        ({**REFERENCE_RECORD, "hour": "noon"}, r"record 1: field 'hour' must be a whole number"),
-        (
-            {**REFERENCE_RECORD, "year_acc": "x"},
-            r"record 1: field 'year_acc' must be a whole number",
-        ),
-        (
-            {**REFERENCE_RECORD, "nb_victim": 10**6},
-            r"record 1: field 'nb_victim' must be an integer from 1 to 1000",
-        ),
-        ({**REFERENCE_RECORD, "dep": {"a": 1}}, r"record 1: field 'dep' fails"),
-        (
-            {
-                "jour": 1,
-                "mois": 1,
-                "an": 2021,
-                "hrmn": "10:00",
-                "usagers": [{"catu": 1, "wings": 2}],
-                "vehicules": [{"catv": 7}],
-            },
-            r"record 1: unknown field\(s\) \['wings'\] in usagers\[0\]",
-        ),
-        (
-            {
-                **{
-                    k: v
-                    for k, v in REFERENCE_RECORD.items()
-                    if k
-                    not in (
-                        "year_acc",
-                        "hour",
-                        "agg_",
-                        "victim_age",
-                        "nb_victim",
-                        "nb_vehicules",
-                        "place",
-                        "catu",
-                        "sexe",
-                        "secu1",
-                        "catv",
-                        "obsm",
-                        "motor",
-                    )
-                },
-                "an": 2021,
-                "hrmn": "10:00",
-                "agg": 2,
-                "usagers": [{"catu": 1}, {"catu": 9}],
-                "vehicules": [{"catv": 7}],
-            },
-            r"record 1: field 'usagers\[\]\.catu' fails in_range\(1, 3\)",
-        ),
-        (
-            {"jour": 1, "mois": 1, "an": 2021, "hrmn": "10:00", "usagers": [], "vehicules": [{}]},
-            r"record 1: field 'usagers'",
-        ),
-    ],
-)
-def test_bad_payload_names_record_and_field(record: dict, message: str):
-    with pytest.raises(ValueError, match=message):
-        F.accidents_from_payload([REFERENCE_RECORD, record])
-
-
-def test_flat_record_fields_build_a_pydantic_model():
-    import pydantic
-
-    model = pydantic.create_model("FranceFlatRecord", **F.FLAT_RECORD_FIELDS)
-    parsed = model(**F.normalize_flat_record(REFERENCE_RECORD)).model_dump()
-    assert (parsed["an"], parsed["hrmn"], parsed["an_nais"], parsed["larrout"]) == (
-        2021,
-        "17:00",
-        1961,
-        0.0,
-    )
-    served = F.build_features(F.accidents_from_payload([parsed]))
-    assert served.equals(F.build_features(F.accidents_from_payload([REFERENCE_RECORD])))
-    with pytest.raises(pydantic.ValidationError, match="catv"):
-        model(**F.normalize_flat_record({k: v for k, v in REFERENCE_RECORD.items() if k != "catv"}))
-
-
 def test_sample_years_are_partitions():
     from accident_assets.france.partitions import france_yearly_partitions
 
     keys = france_yearly_partitions.get_partition_keys()
     assert keys[0] == "2019" and {"2021", "2022"} <= set(keys)
     assert all(str(y) in keys for y in sample.DEFAULT_YEARS)
-
-
-@pytest.mark.real_data
-def test_full_accident_with_several_roads_gives_the_training_features(head_2024: Path):
-    """The real 2024 head (17 accidents with several roads) sent as full accidents with a `lieux`
-    list, through the API's request model: the same features as the files -> merge path."""
-    from accident_assets.france.sources import FranceSource
-    from accident_assets.serving.schemas import FRANCE_REQUEST, france_records
-
-    source = FranceSource(backend="local", folder=str(head_2024))
-    tables = {
-        t: read_table(source.fetch(2024, t), t, 2024, source.filename(t, 2024)) for t in TABLES
-    }
-    training = F.build_features(merge_accidents(*tables.values(), 2024))
-
-    def rows(table: str, num: int, *drop: str) -> list[dict]:
-        frame = tables[table].filter(pl.col("Num_Acc") == num).drop("Num_Acc", *drop)
-        return [{k: v for k, v in r.items() if v is not None} for r in frame.to_dicts()]
-
-    records = [
-        {
-            **rows("caracteristiques", num)[0],
-            "lieux": rows("lieux", num),
-            "usagers": rows("usagers", num, "grav"),
-            "vehicules": rows("vehicules", num),
-        }
-        for num in tables["caracteristiques"]["Num_Acc"].sort().to_list()
-    ]
-    assert sum(len(r["lieux"]) > 1 for r in records) == 17
-    validated = france_records(FRANCE_REQUEST.validate_python(records))
-    served = F.build_features(F.accidents_from_payload(validated))
-    assert served.drop("Num_Acc").equals(training.drop("Num_Acc", F.TARGET))
-    # Only the first road sent: the features of a one-road accident, not of the multi-road one.
-    one_road = F.accidents_from_payload([{**records[1], "lieux": records[1]["lieux"][:1]}])
-    assert one_road["nb_lieux"][0] == 1
-    with pytest.raises(ValueError, match=r"record 0: road field\(s\) \['catr'\] given beside"):
-        F.accidents_from_payload([{**records[1], "catr": 3}])

@@ -204,12 +204,10 @@ def test_alias_is_checked_on_an_interval_and_on_demand(mlflow_uri: str) -> None:
 
 
 def _flat_features(record: dict):
-    from accident_assets.france import features as ff
+    from accident_assets.france.records import feature_frame
     from accident_assets.serving import schemas
 
-    records = schemas.france_records(schemas.FRANCE_REQUEST.validate_python(record))
-    frame = ff.build_features(ff.accidents_from_payload(records))
-    return frame.select(ff.FEATURE_COLUMNS).to_pandas()
+    return feature_frame(schemas.france_records(schemas.FRANCE_REQUEST.validate_python(record)))
 
 
 def test_registry_outage_keeps_serving_the_loaded_champion(mlflow_uri: str) -> None:

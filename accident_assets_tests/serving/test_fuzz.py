@@ -27,10 +27,11 @@ def test_openapi_document_is_complete(api_url: str) -> None:
     assert set(france["responses"]) >= {"200", "422", "503"}
     flat = document["components"]["schemas"]["FlatRecord"]
     # The flat record lists the France module's 39 fields (+ the reference's hour / victim_age).
-    from accident_assets.france.features import FLAT_RECORD_FIELDS
+    from accident_assets.france.records import FLAT_RECORD_FIELDS
 
     assert set(FLAT_RECORD_FIELDS) <= set(flat["properties"])
-    assert flat["properties"]["catu"]["maximum"] == 127
+    catu = next(t for t in flat["properties"]["catu"].get("anyOf", [flat["properties"]["catu"]]))
+    assert (catu["minimum"], catu["maximum"]) == (1, 3)  # the codebook's range, as the reader's
     assert "NycPoint" in document["components"]["schemas"]
 
 
