@@ -86,6 +86,7 @@ ACCIDENT_FIELDS = [*COLUMNS["caracteristiques"], *(c for c in COLUMNS["lieux"] i
 USER_FIELDS = [c for c in COLUMNS["usagers"] if c != "Num_Acc"]
 VEHICLE_FIELDS = [c for c in COLUMNS["vehicules"] if c != "Num_Acc"]
 ROAD_FIELDS = [c for c in COLUMNS["lieux"] if c != "Num_Acc"]
+ACCIDENT_COLUMNS = T.accident_columns(with_target=False)
 # The one user and one vehicle of a flat record are linked by these keys.
 FLAT_VEHICLE_KEYS = {"id_vehicule": "serving", "num_veh": "A01"}
 
@@ -102,10 +103,6 @@ def vehicle_plates(given: Sequence[str | None]) -> list[str]:
 def _nulls_last(*values: Any) -> tuple[tuple[bool, Any], ...]:
     """A sort key ordering each value ascending with missing ones last (polars' nulls_last)."""
     return tuple((v is None, 0 if v is None else v) for v in values)
-
-
-def _count(rows: Sequence[Mapping[str, Any]], column: str, codes: Sequence[int]) -> int:
-    return sum(1 for r in rows if r.get(column) in codes)
 
 
 def _parts(record: Mapping[str, Any]) -> tuple[dict, list[dict], list[dict], list[dict]]:
@@ -186,49 +183,57 @@ def _representative(users: list[dict], vehicles: list[dict]) -> dict[str, Any]:
     return {**{c: user.get(c) for c in T.USER_KEEP}, **vehicle}
 
 
+# (count, column, codes): a row counts when its column holds one of the codes (missing: not).
+USER_RULES: tuple[tuple[str, str, frozenset[int]], ...] = (
+    ("nb_drivers", "catu", frozenset({1})),
+    ("nb_passengers", "catu", frozenset({2})),
+    ("nb_pedestrians", "catu", frozenset({3})),
+    ("nb_male", "sexe", frozenset({1})),
+    ("nb_female", "sexe", frozenset({2})),
+    ("nb_no_safety", "secu1", frozenset({0})),
+    ("nb_belt", "secu1", frozenset({1, 3})),  # belt or child seat
+    ("nb_helmet", "secu1", frozenset({2})),
+)
+_CLASSIFIED = frozenset(code for codes in T.VEHICLE_CLASSES.values() for code in codes)
+VEHICLE_RULES: tuple[tuple[str, str, frozenset[int]], ...] = (
+    *((f"nb_veh_{name}", "catv", frozenset(codes)) for name, codes in T.VEHICLE_CLASSES.items()),
+    ("nb_veh_other", "catv", frozenset(range(-1, 100)) - _CLASSIFIED),  # every other code
+    ("nb_veh_electric", "motor", frozenset(T.ELECTRIC_MOTOR)),
+    ("nb_obs_fixed", "obs", frozenset(T.FIXED_OBSTACLES)),
+    ("nb_obsm_pedestrian", "obsm", frozenset({1})),
+    ("nb_obsm_vehicle", "obsm", frozenset({2, 4})),
+    ("nb_obsm_animal", "obsm", frozenset({5, 6})),
+)
+
+
+def _counts(rows: list[dict], rules: tuple[tuple[str, str, frozenset[int]], ...]) -> dict[str, int]:
+    counts = dict.fromkeys((name for name, _, _ in rules), 0)
+    for row in rows:
+        for name, column, codes in rules:
+            if row.get(column) in codes:
+                counts[name] += 1
+    return counts
+
+
 def _user_counts(users: list[dict], year: int | None) -> dict[str, Any]:
     """Per-accident user counts and age statistics (``transforms.aggregate_users``)."""
     ages = [_age(year, u.get("an_nais")) for u in users]
     known = [a for a in ages if a is not None]
     return {
         "nb_victim": len(users),
-        "nb_drivers": _count(users, "catu", (1,)),
-        "nb_passengers": _count(users, "catu", (2,)),
-        "nb_pedestrians": _count(users, "catu", (3,)),
+        **_counts(users, USER_RULES),
         "nb_minors": sum(1 for a in known if a < T.ADULT_AGE),
         "nb_seniors": sum(1 for a in known if a >= T.SENIOR_AGE),
         "nb_age_unknown": len(ages) - len(known),
-        "nb_male": _count(users, "sexe", (1,)),
-        "nb_female": _count(users, "sexe", (2,)),
-        "nb_no_safety": _count(users, "secu1", (0,)),
-        "nb_belt": _count(users, "secu1", (1, 3)),
-        "nb_helmet": _count(users, "secu1", (2,)),
         "age_min": min(known) if known else None,
         "age_max": max(known) if known else None,
         "age_mean": sum(known) / len(known) if known else None,
     }
 
 
-_CLASSIFIED = {code for codes in T.VEHICLE_CLASSES.values() for code in codes}
-
-
 def _vehicle_counts(vehicles: list[dict]) -> dict[str, Any]:
     """Per-accident vehicle counts (``transforms.aggregate_vehicles``)."""
-    return {
-        "nb_vehicules": len(vehicles),
-        **{
-            f"nb_veh_{name}": _count(vehicles, "catv", codes)
-            for name, codes in T.VEHICLE_CLASSES.items()
-        },
-        "nb_veh_other": sum(
-            1 for v in vehicles if v.get("catv") is not None and v["catv"] not in _CLASSIFIED
-        ),
-        "nb_veh_electric": _count(vehicles, "motor", T.ELECTRIC_MOTOR),
-        "nb_obs_fixed": _count(vehicles, "obs", T.FIXED_OBSTACLES),
-        "nb_obsm_pedestrian": _count(vehicles, "obsm", (1,)),
-        "nb_obsm_vehicle": _count(vehicles, "obsm", (2, 4)),
-        "nb_obsm_animal": _count(vehicles, "obsm", (5, 6)),
-    }
+    return {"nb_vehicules": len(vehicles), **_counts(vehicles, VEHICLE_RULES)}
 
 
 def accident_row(record: Mapping[str, Any], num_acc: int = 1) -> dict[str, Any]:
@@ -246,7 +251,7 @@ def accident_row(record: Mapping[str, Any], num_acc: int = 1) -> dict[str, Any]:
     if not is_full_record(record):
         # A flat record states the accident's counts; its one user/vehicle only describe itself.
         row["nb_victim"], row["nb_vehicules"] = record["nb_victim"], record["nb_vehicules"]
-    return {c: row[c] for c in T.accident_columns(with_target=False)}
+    return {c: row[c] for c in ACCIDENT_COLUMNS}
 
 
 def _grouped(value: int | None, mapping: Mapping[int, int]) -> int:
@@ -317,15 +322,21 @@ def feature_row(accident: Mapping[str, Any]) -> dict[str, Any]:
     return {c: values[c] for c in F.FEATURE_COLUMNS}
 
 
-_DTYPES = {
+DTYPES = {
     **{c: np.int16 for c in F.CATEGORICAL_FEATURES},
     **{c: np.float64 for c in F.NUMERIC_FEATURES},
 }
 
 
-def feature_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """Validated records -> the pipeline's input (FEATURE_COLUMNS, the dtypes training passes)."""
+def feature_columns(records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Validated records -> FEATURE_COLUMNS as arrays of the dtypes training passes."""
     rows = [feature_row(accident_row(r, i + 1)) for i, r in enumerate(records)]
-    return pd.DataFrame(
-        {c: np.fromiter((r[c] for r in rows), dtype=t, count=len(rows)) for c, t in _DTYPES.items()}
-    )
+    # Every value is a small integer or a float64: one float64 matrix, then each column's type.
+    matrix = np.array([[row[c] for c in F.FEATURE_COLUMNS] for row in rows], dtype=np.float64)
+    matrix = matrix.reshape(len(rows), len(F.FEATURE_COLUMNS))
+    return {c: matrix[:, j].astype(DTYPES[c]) for j, c in enumerate(F.FEATURE_COLUMNS)}
+
+
+def feature_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Validated records -> the pipeline's input frame, as training passes it."""
+    return pd.DataFrame(feature_columns(records))

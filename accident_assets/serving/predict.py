@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -19,6 +21,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import polars as pl
+
+from accident_assets.serving.row_pipeline import CompiledPipeline, compile_pipeline
 
 
 class Scorer(Protocol):
@@ -67,9 +71,39 @@ def interpretation(prediction: int) -> str:
     return PRIORITY if prediction == 1 else NON_PRIORITY
 
 
-def france_probabilities(pipeline: Any, X: pd.DataFrame) -> np.ndarray:
-    """Probability of "Priority" for each row of the pipeline's input frame."""
-    return np.asarray(pipeline.predict_proba(X)[:, 1], dtype=float)
+# Pipelines compiled for a few rows at a time (``row_pipeline``), per pipeline object; None when
+# one cannot be, and then sklearn scores it as it is.
+_COMPILED: weakref.WeakKeyDictionary[Any, CompiledPipeline | None] = weakref.WeakKeyDictionary()
+_COMPILING = threading.Lock()
+# Beyond this many rows sklearn's per-call cost is negligible and its memory use is lower.
+FAST_PATH_MAX_ROWS = 10_000
+
+
+def prepare(pipeline: Any, dtypes: Mapping[str, Any]) -> CompiledPipeline | None:
+    """The compiled form of ``pipeline`` (built once, on first use or when a model is loaded)."""
+    with _COMPILING:
+        if pipeline not in _COMPILED:
+            _COMPILED[pipeline] = compile_pipeline(pipeline, dtypes)
+        return _COMPILED[pipeline]
+
+
+def _rows(X: Mapping[str, Any]) -> int:
+    return len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
+
+
+def _fast(pipeline: Any, X: Mapping[str, Any]) -> CompiledPipeline | None:
+    if _rows(X) > FAST_PATH_MAX_ROWS:
+        return None
+    dtypes = {c: np.asarray(X[c]).dtype for c in X}
+    return prepare(pipeline, dtypes)
+
+
+def france_probabilities(pipeline: Any, X: Mapping[str, Any]) -> np.ndarray:
+    """Probability of "Priority" for each row of the pipeline's input (a frame or columns)."""
+    fast = _fast(pipeline, X)
+    if fast is not None:
+        return np.asarray(fast.predict_proba(X)[:, 1], dtype=float)
+    return np.asarray(pipeline.predict_proba(pd.DataFrame(X))[:, 1], dtype=float)
 
 
 def decide(probabilities: np.ndarray, threshold: float) -> np.ndarray:
@@ -79,9 +113,9 @@ def decide(probabilities: np.ndarray, threshold: float) -> np.ndarray:
 def score_france(model: Scorer, records: list[dict[str, Any]]) -> list[FrancePrediction]:
     """Validated records (``schemas.france_records``) -> predictions, in plain Python and numpy
     up to the pipeline (:mod:`accident_assets.france.records`)."""
-    from accident_assets.france.records import feature_frame
+    from accident_assets.france.records import feature_columns
 
-    probabilities = france_probabilities(model.pipeline, feature_frame(records))
+    probabilities = france_probabilities(model.pipeline, feature_columns(records))
     predictions = decide(probabilities, model.threshold)
     return [
         FrancePrediction(i, int(p), interpretation(int(p)), float(prob))
@@ -153,7 +187,9 @@ def _nyc_loc(message: str) -> tuple[str | int, ...]:
 def nyc_expected(pipeline: Any, features: pl.DataFrame) -> np.ndarray:
     from accident_assets.nyc.features import FEATURE_COLUMNS
 
-    predicted = np.asarray(pipeline.predict(feature_matrix(features, FEATURE_COLUMNS)), dtype=float)
+    X = feature_matrix(features, FEATURE_COLUMNS)
+    fast = _fast(pipeline, X)
+    predicted = np.asarray((fast or pipeline).predict(X), dtype=float)
     # Counts cannot be negative; a regressor may still dip below zero on an empty cell-hour.
     return np.clip(predicted, 0.0, None)
 
