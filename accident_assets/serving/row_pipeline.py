@@ -28,7 +28,8 @@ from scipy import sparse
 
 log = logging.getLogger(__name__)
 TOLERANCE = 1e-9
-UNSEEN = -9_999  # a code no BAAC or NYC column uses: probes sklearn's handling of unknown values
+# Values no BAAC or NYC column holds: they probe sklearn's own handling of unknown categories.
+UNSEEN, UNSEEN_TEXT = -9_999, "\x00unseen"
 
 
 def _dense(values: Any) -> np.ndarray:
@@ -47,12 +48,19 @@ class _CategoricalBlock:
     def transform(self, X: Mapping[str, np.ndarray], n: int) -> np.ndarray:
         out = np.tile(self.base, (n, 1))
         for column, codes, delta in zip(self.columns, self.codes, self.deltas, strict=True):
-            values = np.asarray(X[column])
-            at = np.searchsorted(codes, values)
-            found = at < len(codes)
-            found[found] = codes[at[found]] == values[found]
-            out += delta[np.where(found, at, len(codes))]
+            out += delta[_positions(codes, np.asarray(X[column]))]
         return out
+
+
+def _positions(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each value's index in ``codes``; ``len(codes)`` (the unseen row) when it is not there."""
+    if codes.dtype == object:  # text: a dictionary, as text and numbers do not compare
+        index = {code: i for i, code in enumerate(codes)}
+        return np.fromiter((index.get(v, len(codes)) for v in values), np.intp, len(values))
+    at = np.searchsorted(codes, values)
+    found = at < len(codes)
+    found[found] = codes[at[found]] == values[found]
+    return np.where(found, at, len(codes))
 
 
 @dataclass(frozen=True)
@@ -68,32 +76,47 @@ class _AffineBlock:
         return values * self.scale + self.offset
 
 
-def _frame(columns: list[str], rows: np.ndarray, dtypes: Mapping[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame({c: rows[:, i].astype(dtypes[c]) for i, c in enumerate(columns)})
+def _frame(
+    columns: list[str], values: Mapping[str, Any], dtypes: Mapping[str, Any]
+) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(values[c]).astype(dtypes[c]) for c in columns})
+
+
+def _codes(categories: Any) -> np.ndarray | None:
+    """A column's known categories as a sorted array to search, or None when they are neither
+    all numbers (without NaN) nor all text."""
+    values = np.asarray(categories)
+    if np.issubdtype(values.dtype, np.number):
+        return None if np.isnan(values.astype(np.float64)).any() else values.astype(np.float64)
+    if all(isinstance(v, str) for v in values):
+        return np.asarray(sorted(values), dtype=object)
+    return None
+
+
+def _unseen(codes: np.ndarray) -> Any:
+    return UNSEEN_TEXT if codes.dtype == object else UNSEEN
 
 
 def _categorical_block(encoder: Any, columns: list[str], dtypes: Mapping[str, Any]) -> Any:
-    known = [np.asarray(c) for c in encoder.categories_]
-    if not all(np.issubdtype(c.dtype, np.number) and not np.isnan(c).any() for c in known):
+    known = [_codes(c) for c in encoder.categories_]
+    if any(codes is None for codes in known):
         return None
-    base_row = np.array([[c[0] for c in known]], dtype=np.float64)
+    base_row = {c: [codes[0]] for c, codes in zip(columns, known, strict=True)}
     base = _dense(encoder.transform(_frame(columns, base_row, dtypes)))[0]
-    codes, deltas = [], []
-    for j, categories in enumerate(known):
-        probes = np.repeat(base_row, len(categories) + 1, axis=0)
-        probes[:, j] = [*categories, UNSEEN]
-        out = _dense(encoder.transform(_frame(columns, probes, dtypes)))
-        codes.append(categories.astype(np.float64))
-        deltas.append(out - base)
-    return _CategoricalBlock(columns, base, codes, deltas)
+    deltas = []
+    for column, codes in zip(columns, known, strict=True):
+        probes = {c: v * (len(codes) + 1) for c, v in base_row.items()}
+        probes[column] = [*codes, _unseen(codes)]
+        deltas.append(_dense(encoder.transform(_frame(columns, probes, dtypes))) - base)
+    return _CategoricalBlock(columns, base, known, deltas)
 
 
 def _affine_block(transformer: Any, columns: list[str], dtypes: Mapping[str, Any]) -> Any:
     width = len(columns)
     if transformer == "passthrough":
         return _AffineBlock(columns, np.ones(width), np.zeros(width))
-    zero = _dense(transformer.transform(_frame(columns, np.zeros((1, width)), dtypes)))[0]
-    one = _dense(transformer.transform(_frame(columns, np.ones((1, width)), dtypes)))[0]
+    zero = _dense(transformer.transform(_frame(columns, {c: [0] for c in columns}, dtypes)))[0]
+    one = _dense(transformer.transform(_frame(columns, {c: [1] for c in columns}, dtypes)))[0]
     if zero.shape != (width,):
         return None
     return _AffineBlock(columns, one - zero, zero)
@@ -137,8 +160,9 @@ def _probe_rows(encoder: Any, columns: list[str], n: int = 96) -> pd.DataFrame:
             continue
         categories = getattr(transformer, "categories_", None)
         for j, column in enumerate(cols):
-            if categories is not None:
-                codes = np.append(np.asarray(categories[j], dtype=np.float64), UNSEEN)
+            codes = _codes(categories[j]) if categories is not None else None
+            if codes is not None:
+                codes = np.append(codes, np.asarray([_unseen(codes)], dtype=codes.dtype))
                 data[column] = codes[(np.arange(n) * (j + 1)) % len(codes)]
             else:
                 data[column] = rng.normal(0, 50, n).round(rng.integers(0, 4))
