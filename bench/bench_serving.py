@@ -199,32 +199,93 @@ def _in_process(task: str, rows: list, batches: int) -> float:
     return len(rows) * batches / (time.perf_counter() - started)
 
 
-def _france_stages(record: dict, n: int = 100) -> dict[str, float]:
+def _timed(stage, n: int) -> dict[str, float]:
+    stage()
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        stage()
+        times.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
+
+
+def _in_process_single(task: str, body: object, n: int) -> dict[str, float]:
+    """One record from JSON text to its prediction, in-process: the API's work without HTTP."""
+    from accident_assets.serving import models, schemas
+    from accident_assets.serving import predict as scoring
+
+    model = models.load_model(task)
+    text = json.dumps(body)
+    if task == "france_priority":
+        return _timed(
+            lambda: scoring.score_france(
+                model, schemas.france_records(schemas.FRANCE_REQUEST.validate_json(text))
+            ),
+            n,
+        )
+    return _timed(
+        lambda: scoring.score_nyc(
+            model, schemas.nyc_points(schemas.NYC_REQUEST.validate_json(text))
+        ),
+        n,
+    )
+
+
+def _france_stages(record: dict, n: int = 300) -> dict[str, float]:
     """Median in-process milliseconds of each stage of scoring one France record."""
-    from accident_assets.france import features as ff
+    import pandas as pd
+
+    from accident_assets.france import records as fr
     from accident_assets.serving import models, schemas
     from accident_assets.serving import predict as scoring
 
     model = models.load_model("france_priority")
-    records = schemas.france_records(schemas.FRANCE_REQUEST.validate_python(record))
-    accidents = ff.accidents_from_payload(records)
-    features = ff.build_features(accidents)
+    text = json.dumps(record)
+    records = schemas.france_records(schemas.FRANCE_REQUEST.validate_json(text))
+    columns = fr.feature_columns(records)
     stages = {
-        "request model (pydantic)": lambda: schemas.FRANCE_REQUEST.validate_python(record),
-        "accidents_from_payload": lambda: ff.accidents_from_payload(records),
-        "build_features": lambda: ff.build_features(accidents),
-        "pipeline predict_proba": lambda: scoring.france_probabilities(model.pipeline, features),
+        "request model (pydantic, from JSON text)": lambda: schemas.FRANCE_REQUEST.validate_json(
+            text
+        ),
+        "features (records.feature_columns)": lambda: fr.feature_columns(records),
+        "pipeline, encoding as lookup tables": lambda: scoring.france_probabilities(
+            model.pipeline, columns
+        ),
+        "pipeline through sklearn (for comparison)": lambda: model.pipeline.predict_proba(
+            pd.DataFrame(columns)
+        ),
     }
-    out = {}
-    for name, stage in stages.items():
-        stage()
-        times = []
-        for _ in range(n):
-            started = time.perf_counter()
-            stage()
-            times.append((time.perf_counter() - started) * 1000)
-        out[name] = statistics.median(times)
-    return out
+    return {name: _timed(stage, n)["p50_ms"] for name, stage in stages.items()}
+
+
+def _concurrent(url: str, bodies: list[tuple[str, object]], workers: int) -> dict[str, float]:
+    """``bodies`` (path, body) POSTed by ``workers`` threads, each with its own keep-alive
+    connection: latency percentiles, requests per second and the status codes seen."""
+    import threading
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = threading.local()
+
+    def post(item: tuple[str, object]) -> tuple[int, float]:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        started = time.perf_counter()
+        response = local.session.post(f"{url}{item[0]}", json=item[1], timeout=60)
+        return response.status_code, (time.perf_counter() - started) * 1000
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        answers = list(pool.map(post, bodies))
+    elapsed = time.perf_counter() - started
+    times = [ms for _, ms in answers]
+    return {
+        "requests": len(answers),
+        "rps": len(answers) / elapsed,
+        "p50_ms": float(np.percentile(times, 50)),
+        "p99_ms": float(np.percentile(times, 99)),
+        "statuses": dict(Counter(code for code, _ in answers)),
+    }
 
 
 def main() -> None:
@@ -236,6 +297,8 @@ def main() -> None:
     parser.add_argument("--france-accidents", type=int, default=4000)
     parser.add_argument("--nyc-days", type=int, default=21)
     parser.add_argument("--trials", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrent-requests", type=int, default=4000)
     args = parser.parse_args()
 
     home = args.home.absolute() if args.home else Path(tempfile.mkdtemp(prefix="bench_serving_"))
@@ -282,10 +345,22 @@ def main() -> None:
                 _in_process("nyc_incidents", nyc_rows, args.batches),
             ),
         }
+        mixed = [
+            ("/v1/france_priority/predict", flat)
+            if i % 2
+            else ("/v1/nyc_incidents/predict", nyc_rows[i % len(nyc_rows)])
+            for i in range(args.concurrent_requests)
+        ]
+        concurrent = _concurrent(url, mixed, args.concurrency)
     finally:
         server.terminate()
         server.wait(30)
-    stages = _france_stages(json.loads((EXAMPLES / "france_flat_record.json").read_text()))
+    flat = json.loads((EXAMPLES / "france_flat_record.json").read_text())
+    stages = _france_stages(flat)
+    single = {
+        "france_priority": _in_process_single("france_priority", flat, args.requests),
+        "nyc_incidents": _in_process_single("nyc_incidents", point, args.requests),
+    }
     # Other work on the machine skews latency: say how busy it was.
     print(f"load average (1, 5, 15 min) at the end: {psutil.getloadavg()}")
 
@@ -301,6 +376,15 @@ def main() -> None:
             f"| {task} | {name} | {lat['p50_ms']:.1f} | {lat['p99_ms']:.1f} | "
             f"{lat['mean_ms']:.1f} | {http_rps:,.0f} | {direct_rps:,.0f} |"
         )
+    print("\n| task | in-process 1 record p50 ms | p99 ms |\n|---|---|---|")
+    for task, lat in single.items():
+        print(f"| {task} | {lat['p50_ms']:.2f} | {lat['p99_ms']:.2f} |")
+    print(
+        f"\nConcurrency {args.concurrency}, {concurrent['requests']} mixed single requests "
+        f"(half France, half NYC) over HTTP: {concurrent['rps']:,.0f} requests/s, p50 "
+        f"{concurrent['p50_ms']:.1f} ms, p99 {concurrent['p99_ms']:.1f} ms, statuses "
+        f"{concurrent['statuses']}"
+    )
     print("\nOne France record in-process, median ms per stage:\n")
     print("| stage | ms |\n|---|---|")
     for name, ms in stages.items():

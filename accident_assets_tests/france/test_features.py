@@ -4,6 +4,7 @@ serving path too, which must agree with training's)."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import polars as pl
 import pytest
@@ -147,3 +148,13 @@ def test_sample_years_are_partitions():
     keys = france_yearly_partitions.get_partition_keys()
     assert keys[0] == "2019" and {"2021", "2022"} <= set(keys)
     assert all(str(y) in keys for y in sample.DEFAULT_YEARS)
+
+
+def test_building_features_raises_no_warning(built):
+    """A warning raised inside polars' thread pool needs the interpreter lock: under the API's
+    concurrent requests the deprecated categorical cast it once raised deadlocked the server."""
+    accidents, _ = built
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        F.build_features(accidents)
+    assert [str(w.message) for w in caught] == []
