@@ -9,9 +9,13 @@ without a shapefile). Nothing here is fitted; encoders live in the training pipe
 from __future__ import annotations
 
 import datetime as dt
+import math
 from functools import cache
+from typing import Any
 
+import h3
 import holidays
+import numpy as np
 import polars as pl
 
 from accident_assets.features import cyclic_encoding
@@ -143,45 +147,41 @@ def fill_zero_cell_hours(
     return _finish(filled)
 
 
-def prediction_rows(points: pl.DataFrame, resolution: int = H3_RESOLUTION_DEFAULT) -> pl.DataFrame:
-    """Feature rows for points: input ``lat``, ``lon``, ``timestamp`` (naive = New York time;
-    time-zone-aware timestamps are converted to New York time).
+def _cyclic(name: str, value: int, period: int, offset: int = 0) -> dict[str, float]:
+    angle = (float(value) - offset) * (2 * math.pi / period)
+    return {f"{name}_sin": math.sin(angle), f"{name}_cos": math.cos(angle)}
 
-    Returns the input columns plus ``cell``, ``date``, ``hour`` and FEATURE_COLUMNS, in input
-    order. Raises ValueError naming the first row that is missing a value or lies outside New York.
-    """
-    for column in ("lat", "lon", "timestamp"):
-        if column not in points.columns:
-            raise ValueError(f"prediction points: missing column {column!r}")
-    timestamp = pl.col("timestamp")
-    zone = getattr(points.schema["timestamp"], "time_zone", None)
-    if zone is not None:
-        # Crash times are New York wall-clock times; an aware timestamp is converted to them.
-        timestamp = timestamp.dt.convert_time_zone(NYC_TIME_ZONE).dt.replace_time_zone(None)
-    frame = points.with_columns(
-        pl.col("lat").cast(pl.Float64), pl.col("lon").cast(pl.Float64)
-    ).with_row_index("_row")
-    bad = frame.filter(
-        pl.col("lat").is_null()
-        | pl.col("lon").is_null()
-        | pl.col("timestamp").is_null()
-        | ~geo.in_nyc(pl.col("lat"), pl.col("lon"))
-    )
-    if bad.height:
-        row = bad.row(0, named=True)
-        raise ValueError(
-            f"prediction points: row {row['_row']} (lat={row['lat']}, lon={row['lon']}, "
-            f"timestamp={row['timestamp']}) is missing a value or outside New York "
-            f"(lat {geo.LAT_MIN}..{geo.LAT_MAX}, lon {geo.LON_MIN}..{geo.LON_MAX})"
-        )
-    cells = geo.cells_of(
-        frame.get_column("lat").to_list(), frame.get_column("lon").to_list(), resolution
-    )
-    frame = frame.with_columns(
-        pl.Series("cell", cells, dtype=pl.Utf8),
-        timestamp.dt.date().alias("date"),
-        timestamp.dt.hour().cast(pl.Int8).alias("hour"),
-    )
-    out = add_feature_columns(frame).sort("_row")
-    keep = [*points.columns, "cell", "date", "hour"]
-    return out.select(keep + [c for c in FEATURE_COLUMNS if c not in keep])
+
+def point_row(lat: float, lon: float, local_time: dt.datetime, resolution: int) -> dict[str, Any]:
+    """One point (a New York wall-clock time) -> its ``cell``, ``date``, ``hour`` and
+    FEATURE_COLUMNS, in plain Python: serving's path, held equal to :func:`add_feature_columns`
+    (training's) by a test. The point is already checked to lie in New York."""
+    cell = h3.latlng_to_cell(lat, lon, resolution)
+    cell_lat, cell_lng = h3.cell_to_latlng(cell)
+    date, hour = local_time.date(), local_time.hour
+    weekday, month = date.weekday(), date.month
+    return {
+        "cell": cell,
+        "date": date,
+        "cell_lat": cell_lat,
+        "cell_lng": cell_lng,
+        "hour": hour,
+        "weekday": weekday,
+        "month": month,
+        "is_weekend": int(weekday >= 5),
+        "is_holiday": int(date in _holiday_dates(date.year)),
+        **_cyclic("hour", hour, 24),
+        **_cyclic("weekday", weekday, 7),
+        **_cyclic("month", month, 12, offset=1),
+    }
+
+
+# The pipeline's input types, as training passes them (polars Int8 -> int8, Utf8 -> object).
+POINT_DTYPES: dict[str, Any] = {
+    "cell": object,
+    "cell_lat": np.float64,
+    "cell_lng": np.float64,
+    **{c: np.int8 for c in ("hour", "weekday", "month", "is_weekend", "is_holiday")},
+    **{f"{c}_{f}": np.float64 for c in ("hour", "weekday", "month") for f in ("sin", "cos")},
+}
+assert list(POINT_DTYPES) == FEATURE_COLUMNS

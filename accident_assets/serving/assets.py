@@ -63,7 +63,9 @@ def nyc_predictions_frame(
     from accident_assets.nyc import features as nf
 
     grid = nf.fill_zero_cell_hours(features, cells, [day])
-    expected = scoring.nyc_expected(model.pipeline, grid)
+    expected = scoring.nyc_expected(
+        model.pipeline, scoring.feature_matrix(grid, nf.FEATURE_COLUMNS)
+    )
     return grid.select("date", "hour", "cell", "borough", nf.TARGET).with_columns(
         pl.Series("expected_incidents", expected, dtype=pl.Float64), *_model_columns(model)
     )

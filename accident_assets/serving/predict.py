@@ -1,16 +1,16 @@
 """Scoring, shared by the ``predict`` command, the HTTP API and the batch prediction assets.
 
 Input is what the request models (:mod:`accident_assets.serving.schemas`) validated. The
-preprocessing is the domain's row-wise features — for France their one-accident form in
-:mod:`accident_assets.france.records`, held equal to training's by a test; for NYC training's own
-``prediction_rows`` — and then the logged pipeline, which holds every fitted encoder. Nothing here
-is fitted.
+preprocessing is the domain's row-wise features in their plain-Python form for a few records
+(:mod:`accident_assets.france.records`, ``nyc.features.point_row``), each held equal to training's
+polars code by a test, and then the logged pipeline, with its encoding as lookup tables
+(:mod:`row_pipeline`). No polars work runs on a request: a polars worker that needs the
+interpreter lock while a request thread holds it is how the API once hung for good.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 import weakref
 from collections.abc import Mapping, Sequence
@@ -148,68 +148,43 @@ def local_time(value: dt.datetime) -> dt.datetime:
     return value
 
 
-def points_frame(points: list[dict[str, Any]]) -> pl.DataFrame:
-    """Validated points (``lat``, ``lon``, ``timestamp`` as datetime) -> the frame features take."""
-    return pl.DataFrame(
-        [
-            {
-                "lat": float(p["lat"]),
-                "lon": float(p["lon"]),
-                "timestamp": local_time(p["timestamp"]),
-            }
-            for p in points
-        ],
-        schema={"lat": pl.Float64, "lon": pl.Float64, "timestamp": pl.Datetime("us")},
-    )
-
-
 def h3_resolution(model: Scorer) -> int:
     from accident_assets.nyc.features import H3_RESOLUTION_DEFAULT
 
     return model.h3_resolution or H3_RESOLUTION_DEFAULT
 
 
-def nyc_features(points: pl.DataFrame, resolution: int) -> pl.DataFrame:
-    from accident_assets.nyc import features as nf
-
-    try:
-        return nf.prediction_rows(points, resolution)
-    except ValueError as exc:
-        raise PayloadError(str(exc), _nyc_loc(str(exc))) from exc
-
-
-def _nyc_loc(message: str) -> tuple[str | int, ...]:
-    # prediction_rows names the row as "row <n>"; keep it machine-readable for the API's 422.
-    row = re.search(r"\brow (\d+)\b", message)
-    return (int(row.group(1)),) if row else ()
-
-
-def nyc_expected(pipeline: Any, features: pl.DataFrame) -> np.ndarray:
-    from accident_assets.nyc.features import FEATURE_COLUMNS
-
-    X = feature_matrix(features, FEATURE_COLUMNS)
+def nyc_expected(pipeline: Any, X: Mapping[str, Any]) -> np.ndarray:
+    """Expected incidents for each row of the pipeline's input (a frame or columns)."""
     fast = _fast(pipeline, X)
-    predicted = np.asarray((fast or pipeline).predict(X), dtype=float)
+    predicted = np.asarray(
+        fast.predict(X) if fast is not None else pipeline.predict(pd.DataFrame(X)), dtype=float
+    )
     # Counts cannot be negative; a regressor may still dip below zero on an empty cell-hour.
     return np.clip(predicted, 0.0, None)
 
 
 def score_nyc(model: Scorer, points: list[dict[str, Any]]) -> list[NycPrediction]:
-    """Points as ``schemas.nyc_points`` gives them."""
-    rows = nyc_features(points_frame(points), h3_resolution(model))
-    expected = nyc_expected(model.pipeline, rows)
+    """Validated points (``schemas.nyc_points``) -> predictions, in plain Python and numpy up to
+    the pipeline (``nyc.features.point_row``)."""
+    from accident_assets.nyc.features import FEATURE_COLUMNS, POINT_DTYPES, point_row
+
+    resolution = h3_resolution(model)
+    rows = [point_row(p["lat"], p["lon"], local_time(p["timestamp"]), resolution) for p in points]
+    X = {c: np.array([r[c] for r in rows], dtype=POINT_DTYPES[c]) for c in FEATURE_COLUMNS}
+    expected = nyc_expected(model.pipeline, X)
     return [
         NycPrediction(
             index=i,
-            lat=row["lat"],
-            lon=row["lon"],
-            timestamp=row["timestamp"].isoformat(),
+            lat=float(p["lat"]),
+            lon=float(p["lon"]),
+            timestamp=local_time(p["timestamp"]).isoformat(),
             cell=row["cell"],
             date=row["date"].isoformat(),
             hour=int(row["hour"]),
             expected_incidents=float(value),
         )
-        for i, (row, value) in enumerate(zip(rows.iter_rows(named=True), expected, strict=True))
+        for i, (p, row, value) in enumerate(zip(points, rows, expected, strict=True))
     ]
 
 

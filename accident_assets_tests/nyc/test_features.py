@@ -1,6 +1,5 @@
 import datetime as dt
 
-import h3
 import polars as pl
 import pytest
 
@@ -55,37 +54,32 @@ def test_fill_zero_cell_hours_is_the_full_grid(day_features: pl.DataFrame):
     assert grid.filter(pl.col("incidents") == 0).height > 0
 
 
-def test_prediction_rows_match_training_features(day_features: pl.DataFrame):
-    row = day_features.row(0, named=True)
+def test_point_rows_are_the_training_features_of_their_cell_hour():
+    """Serving's plain-Python row of a point == training's polars features of its cell-hour, for
+    points all over the city and hours all over a year (holidays and weekends included)."""
+    import numpy as np
+    from polars.testing import assert_frame_equal
 
-    lat, lon = h3.cell_to_latlng(row["cell"])
-    points = pl.DataFrame(
-        {"lat": [lat], "lon": [lon], "timestamp": [dt.datetime(2023, 1, 2, row["hour"], 30)]}
+    rng = np.random.default_rng(3)
+    start = dt.datetime(2023, 1, 1)
+    times = [start + dt.timedelta(hours=int(h)) for h in rng.integers(0, 365 * 24, 600)]
+    lats, lons = rng.uniform(40.5, 40.9, 600), rng.uniform(-74.25, -73.7, 600)
+    served = pl.DataFrame(
+        [feat.point_row(a, o, t, 7) for a, o, t in zip(lats, lons, times, strict=True)]
     )
-    out = feat.prediction_rows(points, 7)
-    assert out.select(feat.FEATURE_COLUMNS).row(0) == pl.DataFrame([row]).select(
-        feat.FEATURE_COLUMNS
-    ).row(0)
-
-
-def test_prediction_rows_rejects_points_outside_new_york():
-    points = pl.DataFrame(
-        {
-            "lat": [40.75, 48.85],
-            "lon": [-73.98, 2.35],
-            "timestamp": [dt.datetime(2024, 5, 1, 8), dt.datetime(2024, 5, 1, 9)],
-        }
+    keys = served.select("cell", "date", pl.col("hour").cast(pl.Int8))
+    trained = feat.add_feature_columns(keys).select(feat.FEATURE_COLUMNS)
+    served = served.select(feat.FEATURE_COLUMNS).with_columns(
+        pl.col(c).cast(trained.schema[c]) for c in feat.FEATURE_COLUMNS
     )
-    with pytest.raises(ValueError, match=r"row 1 .*outside New York"):
-        feat.prediction_rows(points, 7)
+    assert_frame_equal(served, trained, rel_tol=1e-12, abs_tol=1e-12)
+    assert served["is_holiday"].sum() > 0 and served["is_weekend"].sum() > 0
+    assert list(feat.POINT_DTYPES) == feat.FEATURE_COLUMNS
 
 
-def test_prediction_rows_converts_aware_timestamps_and_accepts_no_points():
-    utc = pl.DataFrame(
-        {"lat": [40.75], "lon": [-73.98], "timestamp": [dt.datetime(2024, 7, 4, 2, 30)]}
-    ).with_columns(pl.col("timestamp").dt.replace_time_zone("UTC"))
-    row = feat.prediction_rows(utc).row(0, named=True)
+def test_point_row_of_an_aware_timestamp_is_new_york_time():
+    from accident_assets.serving.predict import local_time
+
+    utc = dt.datetime(2024, 7, 4, 2, 30, tzinfo=dt.UTC)
+    row = feat.point_row(40.75, -73.98, local_time(utc), 7)
     assert (row["date"], row["hour"], row["is_holiday"]) == (dt.date(2024, 7, 3), 22, 0)
-    empty = pl.DataFrame(schema={"lat": pl.Float64, "lon": pl.Float64, "timestamp": pl.Datetime})
-    out = feat.prediction_rows(empty)
-    assert out.height == 0 and set(feat.FEATURE_COLUMNS) <= set(out.columns)
