@@ -87,6 +87,16 @@ def prepare(pipeline: Any, dtypes: Mapping[str, Any]) -> CompiledPipeline | None
         return _COMPILED[pipeline]
 
 
+def prepare_model(task: str, pipeline: Any) -> None:
+    """Compile ``pipeline`` for the inputs serving builds for ``task`` now, so that the first
+    request does not pay for it (a few hundred milliseconds)."""
+    if task == "france_priority":
+        from accident_assets.france.records import DTYPES
+    else:
+        from accident_assets.nyc.features import POINT_DTYPES as DTYPES
+    prepare(pipeline, DTYPES)
+
+
 def _rows(X: Mapping[str, Any]) -> int:
     return len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
 

@@ -73,6 +73,8 @@ def test_bad_france_records_name_the_field(payload: Any, loc: tuple, message: st
         '{"lat": "40.7", "lon": -73.9, "timestamp": "2024-07-05T22:30:00"}',
         '{"lat": 40.7, "lon": -73.9, "timestamp": 1720218600}',
         '{"lat": 40.7, "lon": true, "timestamp": "2024-07-05T22:30:00"}',
+        '{"lat": 48.85, "lon": 2.35, "timestamp": "2024-07-05T22:30:00"}',  # Paris
+        '{"lat": 40.7, "lon": -73.9, "timestamp": "2024-07-05T22:30:00", "x": 1}',
     ],
 )
 def test_nyc_points_are_strict_json(body: str) -> None:
