@@ -65,6 +65,28 @@ class AccidentModel(PythonModel):
         return pd.DataFrame([asdict(row) for row in rows])
 
 
+def load(model_uri: str) -> tuple[Any, AccidentModel | None]:
+    """The sklearn pipeline of a logged model, and the AccidentModel around it when it is one.
+
+    Registered versions are AccidentModels; a fit's own ``model`` artifact (``runs:/…/model``)
+    and versions promoted before the pyfunc existed are the bare pipeline (sklearn flavor).
+    """
+    import mlflow.pyfunc
+    from mlflow.models import get_model_info
+
+    # Only the MLmodel file is read to choose: loading the wrong flavor would unpickle twice.
+    if "sklearn" in get_model_info(model_uri).flavors:
+        import mlflow.sklearn
+
+        return mlflow.sklearn.load_model(model_uri), None
+    model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+    if not isinstance(model, AccidentModel):
+        raise MlflowException(
+            f"{model_uri} is a {type(model).__name__}, neither an AccidentModel nor a pipeline"
+        )
+    return model.pipeline, model
+
+
 def request_payload(model_input: Any) -> Any:
     """What the API's request models take: one record as a dict, several as a list of dicts.
 

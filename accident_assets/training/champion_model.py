@@ -124,8 +124,12 @@ def log_in_run(
     run_id: str, task: str, pipeline: Any, *, threshold: float, h3_resolution: int | None
 ) -> str:
     """Log the pyfunc into an existing (finished) run, e.g. the winning fit's."""
-    with mlflow.start_run(run_id=run_id):
+    mlflow.start_run(run_id=run_id)
+    try:
         return log_champion_model(task, pipeline, threshold=threshold, h3_resolution=h3_resolution)
+    finally:
+        # FINISHED whatever happens here: the fit did finish; a failed logging fails the caller.
+        mlflow.end_run()
 
 
 def threshold_of(client: MlflowClient, run_id: str) -> float:
