@@ -59,9 +59,11 @@ class AccidentModel(PythonModel):
             else:
                 validated = schemas.NYC_REQUEST.validate_python(request)
                 rows = scoring.score_nyc(self, schemas.nyc_points(validated))
-        except (pydantic.ValidationError, scoring.PayloadError) as exc:
+        except pydantic.ValidationError as exc:
             # MLflow's scoring server answers 400 (not 500) to this error code.
-            raise MlflowException.invalid_parameter_value(f"{self.task}: {exc}") from exc
+            raise MlflowException.invalid_parameter_value(_problems(exc)) from exc
+        except scoring.PayloadError as exc:
+            raise MlflowException.invalid_parameter_value(str(exc)) from exc
         return pd.DataFrame([asdict(row) for row in rows])
 
 
@@ -85,6 +87,14 @@ def load(model_uri: str) -> tuple[Any, AccidentModel | None]:
             f"{model_uri} is a {type(model).__name__}, neither an AccidentModel nor a pipeline"
         )
     return model.pipeline, model
+
+
+def _problems(exc: pydantic.ValidationError) -> str:
+    """Each error at its (record index, field), as the API's 422 reports it."""
+    return "; ".join(
+        f"{'.'.join(map(str, schemas.field_location(e['loc']))) or 'request'}: {e['msg']}"
+        for e in exc.errors()
+    )
 
 
 def request_payload(model_input: Any) -> Any:
