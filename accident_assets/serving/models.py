@@ -1,8 +1,10 @@
 """The served models: the MLflow champion of each task (or a chosen version / URI), cached.
 
 The cache checks the ``champion`` alias at most every ``refresh_seconds`` (and on demand), so a
-champion promoted by a training run is served without restarting the API. Loading goes through
-the ``sklearn`` flavor: the served object is the very pipeline training fitted and logged.
+champion promoted by a training run is served without restarting the API. Registered versions
+are the serving pyfunc (``serving.pyfunc.AccidentModel``); the API takes its pipeline, threshold
+and H3 resolution, so it serves what ``mlflow.pyfunc.load_model`` of that version does. Older
+versions and a fit's ``runs:/…/model`` are bare pipelines (sklearn flavor), still served.
 """
 
 from __future__ import annotations
@@ -176,10 +178,10 @@ def _first(keys: tuple[str, ...], *sources: Mapping[str, Any]) -> Any:
 
 def load(client: MlflowClient, ref: ModelRef) -> ServedModel:
     """Load the pipeline of ``ref`` and gather its metrics, tags, threshold and H3 resolution."""
-    import mlflow.sklearn
+    from accident_assets.serving import pyfunc
 
     try:
-        pipeline = mlflow.sklearn.load_model(ref.uri)
+        pipeline, wrapped = pyfunc.load(ref.uri)
     except MlflowException as exc:
         raise ModelNotFoundError(f"cannot load model {ref.uri!r}: {exc.message}") from exc
     except OSError as exc:
@@ -203,10 +205,15 @@ def load(client: MlflowClient, ref: ModelRef) -> ServedModel:
         except MlflowException:
             pass
     tags = {**run_tags, **dict(ref.version_tags)}
-    # Training logs the threshold its metrics were computed at as a metric of the run.
-    threshold = _first(THRESHOLD_KEYS, ref.version_tags, params, run_tags, metrics)
-    # Training tags every NYC run (and so every runs:/ URI) with the resolution of its cells.
-    resolution = _first(H3_RESOLUTION_KEYS, ref.version_tags, params, run_tags)
+    if wrapped is not None:
+        # The registered pyfunc carries what it was logged to serve with: the API serves the
+        # same numbers as mlflow.pyfunc.load_model of that version.
+        threshold, resolution = wrapped.threshold, wrapped.h3_resolution
+    else:
+        # Training logs the threshold its metrics were computed at as a metric of the run.
+        threshold = _first(THRESHOLD_KEYS, ref.version_tags, params, run_tags, metrics)
+        # Training tags every NYC run (and so every runs:/ URI) with the resolution of its cells.
+        resolution = _first(H3_RESOLUTION_KEYS, ref.version_tags, params, run_tags)
     partitions = tags.get("trained_on_partitions", "")
     return ServedModel(
         task=ref.task,

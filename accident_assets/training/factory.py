@@ -16,8 +16,9 @@ import polars as pl
 from dagster_mlflow import end_mlflow_on_run_finished
 
 from accident_assets.resources import AssetStorage
+from accident_assets.serving.pyfunc import load as load_logged
 from accident_assets.training import champion as rules
-from accident_assets.training import plots
+from accident_assets.training import champion_model, plots
 from accident_assets.training.fitting import FitResult, fit_default, plot_metadata, tune
 from accident_assets.training.models import ParamRange
 from accident_assets.training.sensors import build_retrain_sensor
@@ -359,7 +360,8 @@ def build_training_defs(spec: TaskSpec) -> dg.Definitions:
         client = mlflow.client()
         best = model_comparison.row(0, named=True)
         X, y = spec.xy(training_set.holdout)
-        candidate_score = score_model(spec, best["model_uri"], X, y)
+        candidate = load_pipeline(best["model_uri"])
+        candidate_score = score_pipeline(spec, candidate, X, y)
         current = rules.current_champion(client, spec.name)
         current_score, current_error = None, None
         if current is not None:
@@ -401,8 +403,16 @@ def build_training_defs(spec: TaskSpec) -> dg.Definitions:
                 "dagster_run_id": context.run_id,
                 **spec.feature_tags(training_set.train),
             }
+            # The registry gets the pyfunc that takes raw records, logged in the winning run.
+            served_uri = champion_model.log_in_run(
+                best["mlflow_run_id"],
+                spec.name,
+                candidate,
+                threshold=champion_model.threshold_of(client, best["mlflow_run_id"]),
+                h3_resolution=champion_model.h3_resolution_of(tags),
+            )
             version, previous = rules.promote(
-                client, spec.name, best["model_uri"], best["mlflow_run_id"], tags
+                client, spec.name, served_uri, best["mlflow_run_id"], tags
             )
         result = {
             "promoted": decision.promote,
@@ -469,10 +479,19 @@ def _mlflow_log_metric(name: str, value: float) -> None:
         mlflow.log_metric(name, value)
 
 
+def load_pipeline(model_uri: str) -> Any:
+    """The sklearn pipeline of a fit's ``model`` or of a registered version (the serving pyfunc
+    around it, or the bare pipeline for versions promoted before the pyfunc existed)."""
+    return load_logged(model_uri)[0]
+
+
+def score_pipeline(spec: TaskSpec, pipeline: Any, X: Any, y: np.ndarray) -> float:
+    return spec.score(y, spec.predict(pipeline, X))[spec.primary_metric]
+
+
 def score_model(spec: TaskSpec, model_uri: str, X: Any, y: np.ndarray) -> float:
     """The primary metric of a logged or registered model on (X, y)."""
-    pipeline = mlflow.sklearn.load_model(model_uri)
-    return spec.score(y, spec.predict(pipeline, X))[spec.primary_metric]
+    return score_pipeline(spec, load_pipeline(model_uri), X, y)
 
 
 def op_name(key: dg.AssetKey) -> str:

@@ -20,22 +20,20 @@ NYC_METRICS = {"rmse": 0.3, "mae": 0.1, "poisson_deviance": 0.2}
 def champions_registry(tmp_path_factory: pytest.TempPathFactory) -> reg.Registry:
     """France and NYC champions (version 1 each), built once per test session (worker)."""
     registry = reg.create_registry(tmp_path_factory.mktemp("mlflow"))
-    france, X = reg.fit_france()
+    france, _ = reg.fit_france()
     reg.register(
         registry,
         "france_priority",
         france,
-        X,
         metrics=FRANCE_METRICS,
         tags={"trained_on_partitions": "2021", "feature_fingerprint": "abc123"},
         params={"threshold": 0.4},
     )
-    nyc, Xn = reg.fit_nyc()
+    nyc, _ = reg.fit_nyc()
     reg.register(
         registry,
         "nyc_incidents",
         nyc,
-        Xn,
         metrics=NYC_METRICS,
         tags={"trained_on_partitions": ",".join(reg.nyc_features_by_day()), "h3_resolution": "7"},
     )

@@ -2,15 +2,16 @@
 
 Features come from the France/NYC lanes' own functions (sample generators -> merge/clean ->
 ``build_features``); the pipelines follow the training contract (one sklearn Pipeline over a
-pandas frame of exactly FEATURE_COLUMNS), are logged with ``mlflow.sklearn.log_model`` and
-registered under the task name with the ``champion`` alias.
+pandas frame of exactly FEATURE_COLUMNS), are logged as training registers them (the serving
+pyfunc, ``champion_model.log_champion_model``) and registered under the task name with the
+``champion`` alias. ``sklearn_flavor=True`` logs the bare pipeline instead, as versions promoted
+before the pyfunc existed are.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -28,6 +29,8 @@ from accident_assets.france import transforms as france_transforms
 from accident_assets.nyc import features as nf
 from accident_assets.nyc import sample as nyc_sample
 from accident_assets.nyc import transforms as nyc_transforms
+from accident_assets.training import champion_model
+from accident_assets.training.metrics import CLASSIFICATION_THRESHOLD
 from accident_assets.training.models import tree_encoding
 
 FRANCE_YEAR = 2021
@@ -126,12 +129,12 @@ def register(
     registry: Registry,
     task: str,
     pipeline: Any,
-    X: Any,
     *,
     metrics: dict[str, float] | None = None,
     tags: dict[str, str] | None = None,
     params: dict[str, Any] | None = None,
     champion: bool = True,
+    sklearn_flavor: bool = False,
 ) -> str:
     """Log and register ``pipeline`` as a new version of ``task``; returns the version."""
     # mlflow.set_tracking_uri also writes MLFLOW_TRACKING_URI: put both back afterwards.
@@ -149,22 +152,12 @@ def register(
                 task, artifact_location=(registry.root / "artifacts" / task).as_uri()
             )
         )
-        with mlflow.start_run(experiment_id=experiment_id), warnings.catch_warnings():
-            # MLflow's hint that integer columns cannot hold missing values: ours never do.
-            warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
+        with mlflow.start_run(experiment_id=experiment_id):
             mlflow.log_metrics(metrics or {})
             mlflow.log_params(params or {})
             mlflow.set_tags(tags or {})
-            info = mlflow.sklearn.log_model(
-                pipeline,
-                name="model",
-                input_example=X.head(3),
-                registered_model_name=task,
-                # skops (the default) refuses tree models unless their types are listed.
-                serialization_format="cloudpickle",
-                pip_requirements=["scikit-learn"],
-            )
-        version = str(info.registered_model_version)
+            model_uri = _log(task, pipeline, {**(params or {}), **(tags or {})}, sklearn_flavor)
+        version = str(mlflow.register_model(model_uri, task).version)
         for key, value in (tags or {}).items():
             client.set_model_version_tag(task, version, key, value)
         if champion:
@@ -177,6 +170,29 @@ def register(
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
             os.environ["MLFLOW_TRACKING_URI"] = saved_env
+
+
+def champion_pipeline(task: str) -> Any:
+    """The fitted pipeline inside the task's registered champion (the serving pyfunc)."""
+    return mlflow.pyfunc.load_model(f"models:/{task}@champion").unwrap_python_model().pipeline
+
+
+def _log(task: str, pipeline: Any, settings: dict[str, Any], sklearn_flavor: bool) -> str:
+    if sklearn_flavor:
+        info = mlflow.sklearn.log_model(
+            pipeline,
+            name="model",
+            # skops (the default) refuses tree models unless their types are listed.
+            serialization_format="cloudpickle",
+            pip_requirements=["scikit-learn"],
+        )
+        return info.model_uri
+    return champion_model.log_champion_model(
+        task,
+        pipeline,
+        threshold=float(settings.get("threshold", CLASSIFICATION_THRESHOLD)),
+        h3_resolution=champion_model.h3_resolution_of(settings),
+    )
 
 
 def full_accident_record(

@@ -169,9 +169,9 @@ def test_new_champion_is_served_without_restart(
         return r.json()
 
     assert predict()["model_version"] == "1"
-    pipeline, X = reg.fit_france(seed=1, n_estimators=5)
+    pipeline, _ = reg.fit_france(seed=1, n_estimators=5)
     registry = reg.Registry(uri=mlflow_uri, root=Path(mlflow_uri.removeprefix("sqlite:///")).parent)
-    version = reg.register(registry, "france_priority", pipeline, X, metrics={"f1": 0.9})
+    version = reg.register(registry, "france_priority", pipeline, metrics={"f1": 0.9})
     assert version == "2"
     after = predict()
     assert after["model_version"] == "2"
@@ -192,8 +192,8 @@ def test_alias_is_checked_on_an_interval_and_on_demand(mlflow_uri: str) -> None:
 
     registry = reg.Registry(uri=mlflow_uri, root=Path(mlflow_uri.removeprefix("sqlite:///")).parent)
     with serve_in_thread(create_app(ChampionCache(refresh_seconds=3600))) as url:
-        pipeline, X = reg.fit_france(seed=2, n_estimators=5)
-        reg.register(registry, "france_priority", pipeline, X)
+        pipeline, _ = reg.fit_france(seed=2, n_estimators=5)
+        reg.register(registry, "france_priority", pipeline)
         body = example("france_flat_record.json")
         first = requests.post(f"{url}/v1/france_priority/predict", json=body, timeout=TIMEOUT)
         assert first.json()["model_version"] == "1"

@@ -62,8 +62,8 @@ def test_nyc_route(mlflow_uri: str) -> None:
 
 def test_model_version_and_uri(mlflow_uri: str, state_home: Path) -> None:
     registry = reg.Registry(uri=mlflow_uri, root=Path(mlflow_uri.removeprefix("sqlite:///")).parent)
-    pipeline, X = reg.fit_france(seed=3, n_estimators=5)
-    reg.register(registry, "france_priority", pipeline, X, champion=False)
+    pipeline, _ = reg.fit_france(seed=3, n_estimators=5)
+    reg.register(registry, "france_priority", pipeline, champion=False)
     flat = EXAMPLES / "france_flat_record.json"
 
     def version_used(*args: str) -> str:

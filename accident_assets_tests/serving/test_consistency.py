@@ -37,11 +37,9 @@ def cli_probabilities(records: list[dict], folder: Path) -> np.ndarray:
 def test_api_cli_and_training_rows_agree(api_url: str, tmp_path: Path) -> None:
     """Registry fixture: the champion's probability of a training feature row equals what the API
     and the CLI return for the same accident sent as JSON (users and vehicles as lists)."""
-    import mlflow.sklearn
-
     num_accs = reg.sample_num_accs(6)
     records = [reg.full_accident_record(n) for n in num_accs]
-    pipeline = mlflow.sklearn.load_model("models:/france_priority@champion")
+    pipeline = reg.champion_pipeline("france_priority")
     training = np.array([reg.france_row_probability(pipeline, n) for n in num_accs])
     np.testing.assert_allclose(api_probabilities(api_url, records), training, rtol=1e-12)
     np.testing.assert_allclose(cli_probabilities(records, tmp_path), training, rtol=1e-12)
@@ -51,10 +49,9 @@ def test_api_cli_and_training_rows_agree(api_url: str, tmp_path: Path) -> None:
 def test_nyc_api_cli_and_training_rows_agree(api_url: str, tmp_path: Path) -> None:
     """A training cell-hour and a point inside that cell at that hour get the same expectation."""
     import h3
-    import mlflow.sklearn
 
     frame = reg.nyc_training_frame().filter(pl.col("incidents") > 0).head(5)
-    pipeline = mlflow.sklearn.load_model("models:/nyc_incidents@champion")
+    pipeline = reg.champion_pipeline("nyc_incidents")
     training = pipeline.predict(frame.select(reg.nf.FEATURE_COLUMNS).to_pandas())
     points = []
     for row in frame.iter_rows(named=True):
@@ -117,13 +114,11 @@ def test_real_training_job_api_cli_and_batch_agree(
     assert decision["promoted"], decision
 
     # Inside training: its holdout rows, its input conversion, its predict, the champion.
-    import mlflow.sklearn
-
     training_set = result.output_for_node(op_name(FRANCE.key("training_set")))
     holdout = training_set.holdout
     picks = np.linspace(0, holdout.height - 1, 6).astype(int)
     rows = holdout[picks]
-    pipeline = mlflow.sklearn.load_model(f"models:/{FRANCE.name}@champion")
+    pipeline = reg.champion_pipeline(FRANCE.name)
     X, _ = FRANCE.xy(rows)
     inside = np.asarray(FRANCE.predict(pipeline, X))
 

@@ -12,6 +12,8 @@ import pytest
 
 from accident_assets.france import features as F
 from accident_assets.training import champion as rules
+from accident_assets.training import champion_model
+from accident_assets.training.factory import score_model
 from accident_assets.training.mlflow_config import configure_mlflow, tracking_uri
 from accident_assets.training.models import FRANCE_MODELS
 from accident_assets.training.tasks import FRANCE
@@ -111,3 +113,27 @@ def test_registry_aliases_and_loaded_champion_predicts_like_the_fitted_pipeline(
     assert str(old.version) == "1" and old.tags["trained_on_partitions"] == "2021"
     # The old champion's version still exists and still loads.
     assert mlflow.sklearn.load_model("models:/france_priority/1") is not None
+
+
+def test_score_model_reads_old_sklearn_champions_and_pyfunc_champions(state_home: Path):
+    """Registries hold versions promoted before the pyfunc (bare pipelines) and after it."""
+    client = configure_mlflow()
+    X, y = FRANCE.xy(_frame(400, 1))
+    X_new, y_new = FRANCE.xy(_frame(200, 3))
+    old, uri, run = _logged("xgboost", X, y)
+    rules.promote(client, "france_priority", uri, run, {})
+    assert "sklearn" in mlflow.models.get_model_info("models:/france_priority@champion").flavors
+    expected = FRANCE.score(y_new, FRANCE.predict(old, X_new))[FRANCE.primary_metric]
+    champion_uri = "models:/france_priority@champion"
+    assert score_model(FRANCE, champion_uri, X_new, y_new) == pytest.approx(expected)
+
+    new, _, run2 = _logged("logistic_regression", X, y)
+    served_uri = champion_model.log_in_run(
+        run2, "france_priority", new, threshold=0.5, h3_resolution=None
+    )
+    rules.promote(client, "france_priority", served_uri, run2, {})
+    assert set(mlflow.models.get_model_info(champion_uri).flavors) == {"python_function"}
+    expected = FRANCE.score(y_new, FRANCE.predict(new, X_new))[FRANCE.primary_metric]
+    assert score_model(FRANCE, champion_uri, X_new, y_new) == pytest.approx(expected)
+    # Resumed to log the pyfunc, the fit's run is finished again.
+    assert client.get_run(run2).info.status == "FINISHED"

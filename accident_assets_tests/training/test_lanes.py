@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 import mlflow
@@ -11,6 +12,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from accident_assets.serving.predict import score_france, score_nyc
+from accident_assets.serving.pyfunc import AccidentModel
+from accident_assets.serving.schemas import FRANCE_REQUEST, NYC_REQUEST, france_records, nyc_points
+from accident_assets.training import champion_model
 from accident_assets.training.factory import op_name
 from accident_assets.training.metrics import baseline_f1
 from accident_assets.training.mlflow_config import configure_mlflow
@@ -121,18 +126,41 @@ def test_rerun_on_the_same_data_keeps_the_champion(trained):
 
 
 def test_champion_loaded_from_the_registry_predicts_like_the_logged_candidate(trained):
+    """The registered version is the serving pyfunc, logged in the winning fit's run around that
+    fit's pipeline, with the threshold its metrics were computed at or its cells' resolution."""
     home, _, _, results = trained
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ACCIDENT_ASSETS_HOME", str(home))
-        configure_mlflow()
+        client = configure_mlflow()
         for task in (FRANCE, NYC):
             ts = _output(results[task.name], task, "training_set")
             best = _output(results[task.name], task, "model_comparison").row(0, named=True)
             X, _ = task.xy(ts.holdout.head(200))
-            registered = mlflow.sklearn.load_model(f"models:/{task.name}@champion")
+            version = client.get_model_version_by_alias(task.name, "champion")
+            assert version.run_id == best["mlflow_run_id"]
+            uri = f"models:/{task.name}@champion"
+            assert set(mlflow.models.get_model_info(uri).flavors) == {"python_function"}
+            served = mlflow.pyfunc.load_model(uri)
+            model = served.unwrap_python_model()
+            assert isinstance(model, AccidentModel) and model.task == task.name
             logged = mlflow.sklearn.load_model(best["model_uri"])
-            np.testing.assert_allclose(task.predict(registered, X), task.predict(logged, X))
+            np.testing.assert_allclose(task.predict(model.pipeline, X), task.predict(logged, X))
             assert list(X.columns) == task.feature_columns
+            run = client.get_run(best["mlflow_run_id"])
+            if task is FRANCE:
+                assert model.threshold == run.data.metrics["threshold"] == 0.5
+            else:
+                assert model.h3_resolution == int(version.tags["h3_resolution"]) == 7
+            # A raw record scores through the registered model as the API scores it with the
+            # logged candidate's pipeline.
+            record = champion_model.INPUT_EXAMPLES[task.name]
+            api = SimpleNamespace(pipeline=logged, threshold=0.5, h3_resolution=7)
+            if task is FRANCE:
+                expected = score_france(api, france_records(FRANCE_REQUEST.validate_python(record)))
+            else:
+                expected = score_nyc(api, nyc_points(NYC_REQUEST.validate_python(record)))
+            got = served.predict([record]).to_dict(orient="records")
+            assert got == [p.as_dict() for p in expected]
 
 
 def test_comparison_file_and_plots_metadata(trained):
