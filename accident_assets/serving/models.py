@@ -178,6 +178,7 @@ def _first(keys: tuple[str, ...], *sources: Mapping[str, Any]) -> Any:
 
 def load(client: MlflowClient, ref: ModelRef) -> ServedModel:
     """Load the pipeline of ``ref`` and gather its metrics, tags, threshold and H3 resolution."""
+    from accident_assets.serving import predict as scoring
     from accident_assets.serving import pyfunc
 
     try:
@@ -186,6 +187,7 @@ def load(client: MlflowClient, ref: ModelRef) -> ServedModel:
         raise ModelNotFoundError(f"cannot load model {ref.uri!r}: {exc.message}") from exc
     except OSError as exc:
         raise ModelNotFoundError(f"cannot load model {ref.uri!r}: {exc}") from exc
+    scoring.prepare_model(ref.task, pipeline)
     run_id = ref.run_id
     if run_id is None:
         try:

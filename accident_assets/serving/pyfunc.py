@@ -47,6 +47,10 @@ class AccidentModel(PythonModel):
         self.threshold = float(threshold)
         self.h3_resolution = int(h3_resolution) if h3_resolution is not None else None
 
+    def load_context(self, context) -> None:  # type: ignore[no-untyped-def]
+        # Compile the pipeline's encoding now rather than on the first request.
+        scoring.prepare_model(self.task, self.pipeline)
+
     # No type hint on model_input: MLflow would make a schema of it and convert or reject
     # inputs before the API's request models see them (see champion_model: no signature).
     def predict(self, context, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
