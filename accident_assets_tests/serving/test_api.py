@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import requests
@@ -13,10 +16,22 @@ from accident_assets_tests.serving import registry as reg
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TIMEOUT = 30
+T = TypeVar("T")
 
 
 def example(name: str):
     return json.loads((EXAMPLES / name).read_text())
+
+
+def eventually(probe: Callable[[], T], done: Callable[[T], bool], within: float = 20.0) -> T:
+    """Call ``probe`` until ``done`` holds for its result; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        value = probe()
+        if done(value):
+            return value
+        assert time.monotonic() < deadline, f"still {value!r} after {within} s"
+        time.sleep(0.05)
 
 
 def test_health_and_models(api_url: str) -> None:
@@ -173,8 +188,8 @@ def test_new_champion_is_served_without_restart(
     registry = reg.Registry(uri=mlflow_uri, root=Path(mlflow_uri.removeprefix("sqlite:///")).parent)
     version = reg.register(registry, "france_priority", pipeline, X, metrics={"f1": 0.9})
     assert version == "2"
-    after = predict()
-    assert after["model_version"] == "2"
+    # The background refresher notices the alias moved; requests never ask the registry.
+    after = eventually(predict, lambda body: body["model_version"] == "2")
     (p,) = after["predictions"]
     assert p["probability"] == pytest.approx(
         float(pipeline.predict_proba(_flat_features(record))[:, 1][0])
