@@ -176,12 +176,21 @@ def _not_found(exc: MlflowException) -> bool:
     return getattr(exc, "error_code", "") in {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
 
 
+def _alias_not_found(exc: MlflowException) -> bool:
+    # The sqlite store answers a missing alias of an existing model with INVALID_PARAMETER_VALUE
+    # ("Registered model alias champion not found."), not RESOURCE_DOES_NOT_EXIST.
+    message = str(getattr(exc, "message", exc))
+    return getattr(exc, "error_code", "") == "INVALID_PARAMETER_VALUE" and (
+        "alias" in message and "not found" in message
+    )
+
+
 def champion_ref(client: MlflowClient, task: str) -> ModelRef:
     """The version the ``champion`` alias points at; NoChampionError when there is none."""
     try:
         mv = client.get_model_version_by_alias(check_task(task), CHAMPION)
     except MlflowException as exc:
-        if _not_found(exc):
+        if _not_found(exc) or _alias_not_found(exc):
             raise NoChampionError(task) from exc
         raise
     return _version_ref(task, mv)
