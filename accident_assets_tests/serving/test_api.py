@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import shutil
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -413,6 +415,9 @@ def test_health_answers_while_every_scoring_thread_is_busy(mlflow_uri: str) -> N
 
     app = create_app(ChampionCache(), scoring_threads=2)
     limiter = app.state.scoring_limiter
+    # Probes run on the event loop itself, so no thread pool (scoring's or FastAPI's) holds them.
+    probes = {r.path: r.endpoint for r in app.routes if r.path in ("/health", "/ready")}
+    assert len(probes) == 2 and all(map(inspect.iscoroutinefunction, probes.values()))
     records = [example("france_flat_record.json")] * 50
     stop = threading.Event()
 
@@ -590,3 +595,49 @@ def test_docs_load_from_the_api_itself(api_url: str, page: str) -> None:
             assert "javascript" in response.headers["content-type"]
             assert len(response.content) > 500_000, (asset, len(response.content))
     assert requests.get(f"{api_url}/openapi.json", timeout=TIMEOUT).status_code == 200
+
+
+def test_unloadable_new_champion_keeps_the_loaded_one(mlflow_uri: str) -> None:
+    import mlflow
+
+    from accident_assets.serving.api import create_app
+    from accident_assets.serving.server import serve_in_thread
+
+    registry = reg.Registry(uri=mlflow_uri, root=Path(mlflow_uri.removeprefix("sqlite:///")).parent)
+    client = mlflow.MlflowClient(mlflow_uri, mlflow_uri)
+    with serve_in_thread(create_app(ChampionCache(refresh_seconds=3600))) as url:
+        pipeline, X = reg.fit_france(seed=4, n_estimators=5)
+        version = reg.register(registry, "france_priority", pipeline, X, champion=False)
+        artifacts = client.get_model_version_download_uri("france_priority", version)
+        shutil.rmtree(urlparse(artifacts).path)
+        client.set_registered_model_alias("france_priority", "champion", version)
+
+        refreshed = requests.post(f"{url}/v1/models/refresh", timeout=TIMEOUT).json()
+        assert refreshed["champions"]["france_priority"] == "1"
+        ready = requests.get(f"{url}/ready", timeout=TIMEOUT)
+        assert ready.status_code == 200
+        assert (
+            "cannot load model 'models:/france_priority/2'"
+            in (ready.json()["warnings"]["france_priority"])
+        )
+        response = requests.post(
+            f"{url}/v1/france_priority/predict",
+            json=example("france_flat_record.json"),
+            timeout=TIMEOUT,
+        )
+        assert response.status_code == 200
+        assert response.json()["model_version"] == "1"
+
+
+def test_refresh_is_bounded_while_the_registry_hangs(mlflow_uri: str) -> None:
+    from accident_assets.serving.api import create_app
+    from accident_assets.serving.models import RegistryUnavailableError
+    from accident_assets.serving.server import serve_in_thread
+
+    cache = ChampionCache(refresh_seconds=3600)
+    with serve_in_thread(create_app(cache)), RegistryLock(mlflow_uri):
+        started = time.monotonic()
+        with pytest.raises(RegistryUnavailableError, match=r"did not answer within 0.5 s"):
+            cache.refresh(timeout=0.5)
+        assert time.monotonic() - started < 3
+        assert cache.loaded() == {"france_priority": "1", "nyc_incidents": "1"}
