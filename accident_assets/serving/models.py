@@ -307,6 +307,13 @@ class TaskStatus:
 _Problem = Callable[[], Exception]
 
 
+def _not_checked(task: str) -> _Problem:
+    return functools.partial(
+        RegistryUnavailableError,
+        f"the champion of {task!r} is not loaded yet: the first registry check has not finished",
+    )
+
+
 class ChampionCache:
     """The champion of each task, reloaded by a background thread when its alias moves.
 
@@ -331,15 +338,7 @@ class ChampionCache:
         self._client_factory = client_factory
         self._lock = threading.Lock()
         self._models: dict[str, ServedModel] = {}
-        self._problems: dict[str, _Problem] = {
-            task: functools.partial(
-                RegistryUnavailableError,
-                f"the champion of {task!r} is not loaded yet: the first registry check has not "
-                "finished",
-            )
-            for task in TASKS
-        }
-        self._problem_text: dict[str, str] = {task: str(self._problems[task]()) for task in TASKS}
+        self._problems: dict[str, _Problem] = {task: _not_checked(task) for task in TASKS}
         # One registry check at a time: the refresher's, or ``refresh`` when no refresher runs.
         self._check_lock = threading.Lock()
         self._checking_since: float | None = None
@@ -364,8 +363,7 @@ class ChampionCache:
             problem = self._problems.get(task)
         if model is not None:
             return model
-        assert problem is not None  # a task without a model always has a problem recorded
-        raise problem()
+        raise (problem or _not_checked(task))()
 
     def loaded(self) -> dict[str, str | None]:
         """Versions in memory now, without asking the registry."""
@@ -375,10 +373,8 @@ class ChampionCache:
     def status(self) -> list[TaskStatus]:
         """Per task: the model in memory and the last check's problem (None when all is well)."""
         with self._lock:
-            return [
-                TaskStatus(task, self._models.get(task), self._problem_text.get(task))
-                for task in TASKS
-            ]
+            found = [(task, self._models.get(task), self._problems.get(task)) for task in TASKS]
+        return [TaskStatus(task, model, str(p()) if p else None) for task, model, p in found]
 
     def checking_for(self) -> float | None:
         """Seconds the registry check in progress has been running (None when none is)."""
@@ -458,22 +454,26 @@ class ChampionCache:
         with self._check_lock:
             self._checking_since = time.monotonic()
             try:
-                client: MlflowClient | None = None
-                try:
-                    # A client per round: the store's existence is checked again, so a store
-                    # that appears (or is replaced) after startup is picked up.
-                    client = self._client_factory()
-                except RegistryUnavailableError as exc:
-                    failure: str = str(exc)
-                except Exception as exc:
-                    failure = f"MLflow registry unavailable: {exc}"
-                for task in TASKS:
-                    if client is None:
-                        self._unreachable(task, failure)
-                    else:
-                        self._check(client, task)
+                self._check_with_a_new_client()
             finally:
                 self._checking_since = None
+
+    def _check_with_a_new_client(self) -> None:
+        try:
+            # A client per round: the store's existence is checked again, so a store that
+            # appears (or is replaced) after startup is picked up.
+            client = self._client_factory()
+        except Exception as exc:
+            message = (
+                str(exc)
+                if isinstance(exc, RegistryUnavailableError)
+                else f"MLflow registry unavailable: {exc}"
+            )
+            for task in TASKS:
+                self._unreachable(task, message)
+            return
+        for task in TASKS:
+            self._check(client, task)
 
     def _check(self, client: MlflowClient, task: str) -> None:
         try:
@@ -494,7 +494,6 @@ class ChampionCache:
             model = load(client, ref)
         except ModelNotFoundError as exc:
             # The alias points at a version that cannot be loaded: keep any model in memory.
-            log.error("%s: cannot load champion v%s: %s", task, ref.version, exc)
             self._record(task, current, functools.partial(ModelNotFoundError, str(exc)))
             return
         except Exception as exc:
@@ -507,24 +506,24 @@ class ChampionCache:
         # An outage keeps serving what is loaded; with nothing loaded, requests get the reason.
         with self._lock:
             current = self._models.get(task)
-        if current is not None:
-            log.warning(
-                "%s: cannot check the champion alias (%s); serving v%s",
-                task,
-                message,
-                current.version,
-            )
         self._record(task, current, functools.partial(RegistryUnavailableError, message))
 
     def _record(self, task: str, model: ServedModel | None, problem: _Problem | None) -> None:
+        text = str(problem()) if problem else None
         with self._lock:
+            before = self._problems.get(task)
+            changed = text != (str(before()) if before else None)
             if model is not None:
                 self._models[task] = model
             else:
                 self._models.pop(task, None)
             if problem is None:
                 self._problems.pop(task, None)
-                self._problem_text.pop(task, None)
             else:
                 self._problems[task] = problem
-                self._problem_text[task] = str(problem())
+        # Logged when the state changes, not every round of a long outage.
+        if changed and text is not None:
+            served = f"serving v{model.version}" if model else "nothing to serve"
+            log.warning("%s: %s (%s)", task, text, served)
+        elif changed:
+            log.info("%s: champion check OK", task)
