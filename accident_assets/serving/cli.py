@@ -2,11 +2,13 @@
 
 predict --task france_priority examples/france_flat_record.json
 predict --task nyc_incidents examples/nyc_route.json --json
+cat examples/nyc_points.json | predict --task nyc_incidents -
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +19,8 @@ app = typer.Typer(add_completion=False, help=__doc__)
 
 EXIT_BAD_INPUT = 2
 EXIT_NO_MODEL = 3
+STDIN = "-"
+STDIN_NAME = "<stdin>"
 
 
 class Task(StrEnum):
@@ -29,19 +33,34 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def source_name(path: Path) -> str:
+    """How messages name the input: the path, or ``<stdin>`` for ``-``."""
+    return STDIN_NAME if str(path) == STDIN else str(path)
+
+
+def _read_text(path: Path) -> str:
+    if str(path) == STDIN:
+        if sys.stdin is None:  # started with standard input closed
+            raise OSError("no standard input")
+        return sys.stdin.read()
+    return path.read_text(encoding="utf-8")
+
+
 def read_payload(path: Path) -> Any:
-    """The parsed JSON of ``path``; errors name the file (and the line and column)."""
+    """The parsed JSON of ``path`` (``-``: standard input); errors name the source (and the line
+    and column)."""
+    name = source_name(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_text(path)
     except FileNotFoundError as exc:
-        raise _fail(f"{path}: no such file", EXIT_BAD_INPUT) from exc
+        raise _fail(f"{name}: no such file", EXIT_BAD_INPUT) from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(f"{path}: cannot read: {exc}", EXIT_BAD_INPUT) from exc
+        raise _fail(f"{name}: cannot read: {exc}", EXIT_BAD_INPUT) from exc
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise _fail(
-            f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            f"{name}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
             EXIT_BAD_INPUT,
         ) from exc
 
@@ -62,7 +81,7 @@ def _validated(adapter: Any, payload: Any, file: Path) -> Any:
         more = exc.error_count() - len(problems)
         tail = [f"  ... and {more} more"] if more > 0 else []
         raise _fail(
-            "\n".join([f"{file}: invalid input", *problems, *tail]), EXIT_BAD_INPUT
+            "\n".join([f"{source_name(file)}: invalid input", *problems, *tail]), EXIT_BAD_INPUT
         ) from exc
 
 
@@ -94,7 +113,10 @@ def render_nyc(predictions: list[Any], total: float) -> str:
 @app.command()
 def predict(
     file: Annotated[
-        Path, typer.Argument(help="JSON file: one record/point, a list, or {'route': [...]}")
+        Path,
+        typer.Argument(
+            help="JSON file (- for standard input): one record/point, a list, or {'route': [...]}"
+        ),
     ],
     task: Annotated[Task, typer.Option(help="which model")] = Task.france_priority,
     model_version: Annotated[
@@ -121,7 +143,11 @@ def predict(
 
     try:
         model = models.load_model(task.value, version=model_version, uri=model_uri)
-    except (models.NoChampionError, models.ModelNotFoundError) as exc:
+    except (
+        models.NoChampionError,
+        models.ModelNotFoundError,
+        models.RegistryUnavailableError,
+    ) as exc:
         raise _fail(str(exc), EXIT_NO_MODEL) from exc
     except MlflowException as exc:
         raise _fail(f"MLflow registry unavailable: {exc.message}", EXIT_NO_MODEL) from exc
@@ -140,7 +166,7 @@ def predict(
             }
             text = render_nyc(nyc_out, total)
     except scoring.PayloadError as exc:
-        raise _fail(f"{file}: {exc}", EXIT_BAD_INPUT) from exc
+        raise _fail(f"{source_name(file)}: {exc}", EXIT_BAD_INPUT) from exc
     header = {"task": task.value, "model_version": model.version, "model_uri": model.uri}
     if france:
         header["threshold"] = model.threshold

@@ -1,26 +1,31 @@
 """The served models: the MLflow champion of each task (or a chosen version / URI), cached.
 
-The cache checks the ``champion`` alias at most every ``refresh_seconds`` (and on demand), so a
-champion promoted by a training run is served without restarting the API. Registered versions
-are the serving pyfunc (``serving.pyfunc.AccidentModel``); the API takes its pipeline, threshold
-and H3 resolution, so it serves what ``mlflow.pyfunc.load_model`` of that version does. Older
-versions and a fit's ``runs:/…/model`` are bare pipelines (sklearn flavor), still served.
+A background thread (``ChampionCache.start``) checks the ``champion`` alias every
+``refresh_seconds`` (and on demand), so a champion promoted by a training run is served without
+restarting the API, while requests only ever read memory: a slow or hung registry never holds a
+request. Registered versions are the serving pyfunc (``serving.pyfunc.AccidentModel``); the API
+takes its pipeline, threshold and H3 resolution, so it serves what ``mlflow.pyfunc.load_model`` of
+that version does. Older versions and a fit's ``runs:/…/model`` are bare pipelines (sklearn
+flavor), still served.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from accident_assets import settings
 from accident_assets.training.champion import CHAMPION
 from accident_assets.training.metrics import CLASSIFICATION_THRESHOLD
 
@@ -29,6 +34,15 @@ log = logging.getLogger(__name__)
 TASKS: tuple[str, ...] = ("france_priority", "nyc_incidents")
 REFRESH_ENV = "ACCIDENT_ASSETS_CHAMPION_REFRESH_SECONDS"
 DEFAULT_REFRESH_SECONDS = 10.0
+# The refresher never spins: even ``refresh_seconds=0`` checks at most this often.
+MIN_REFRESH_SECONDS = 0.1
+# While a task has nothing to serve (before training, store missing) it is retried at least this
+# often, whatever the interval: recovering quickly matters more than a few cheap queries.
+RETRY_SECONDS = 5.0
+# How long the API's startup and ``POST /v1/models/refresh`` wait for a registry check.
+STARTUP_WAIT_SECONDS = 30.0
+REFRESH_WAIT_SECONDS = 30.0
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 # Where training may record the decision threshold and the H3 resolution (first hit wins).
 THRESHOLD_KEYS = ("threshold",)
 H3_RESOLUTION_KEYS = ("h3_resolution",)
@@ -54,6 +68,16 @@ class RegistryUnavailableError(RuntimeError):
     """The MLflow registry cannot be reached and no model is loaded to fall back on."""
 
 
+class StoreMissingError(RegistryUnavailableError):
+    """The tracking URI names a sqlite file that does not exist (the reader never creates it)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"MLflow store {path} does not exist; run the training job or set {TRACKING_URI_ENV}"
+        )
+
+
 def refresh_seconds_from_env() -> float:
     raw = os.environ.get(REFRESH_ENV)
     if raw is None:
@@ -67,10 +91,39 @@ def refresh_seconds_from_env() -> float:
     return value
 
 
+def reader_tracking_uri() -> str:
+    """The store training writes to: ``MLFLOW_TRACKING_URI``, else the state directory's sqlite
+    file. Unlike ``mlflow_config.tracking_uri`` it creates no directory: serving only reads."""
+    return os.environ.get(TRACKING_URI_ENV) or f"sqlite:///{settings.mlflow_root() / 'mlflow.db'}"
+
+
+def sqlite_store_path(uri: str) -> Path | None:
+    """The file of a ``sqlite:`` tracking URI; None for other schemes and in-memory databases."""
+    if not uri.startswith("sqlite:"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    database = make_url(uri).database
+    if not database or database == ":memory:":
+        return None
+    return Path(database).absolute()
+
+
+def require_store(uri: str) -> None:
+    """StoreMissingError when ``uri`` is a sqlite file that is not there: MLflow would create an
+    empty store in its place, and the API would then report "no champion" instead of "no store"."""
+    path = sqlite_store_path(uri)
+    if path is not None and not path.is_file():
+        raise StoreMissingError(path)
+
+
 def mlflow_client() -> MlflowClient:
+    """A client of the existing store; StoreMissingError rather than creating an empty one."""
     from accident_assets.training.mlflow_config import configure_mlflow
 
-    return configure_mlflow()
+    uri = reader_tracking_uri()
+    require_store(uri)
+    return configure_mlflow(uri)
 
 
 def check_task(task: str) -> str:
@@ -125,12 +178,21 @@ def _not_found(exc: MlflowException) -> bool:
     return getattr(exc, "error_code", "") in {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
 
 
+def _alias_not_found(exc: MlflowException) -> bool:
+    # The sqlite store answers a missing alias of an existing model with INVALID_PARAMETER_VALUE
+    # ("Registered model alias champion not found."), not RESOURCE_DOES_NOT_EXIST.
+    message = str(getattr(exc, "message", exc))
+    return getattr(exc, "error_code", "") == "INVALID_PARAMETER_VALUE" and (
+        "alias" in message and "not found" in message
+    )
+
+
 def champion_ref(client: MlflowClient, task: str) -> ModelRef:
     """The version the ``champion`` alias points at; NoChampionError when there is none."""
     try:
         mv = client.get_model_version_by_alias(check_task(task), CHAMPION)
     except MlflowException as exc:
-        if _not_found(exc):
+        if _not_found(exc) or _alias_not_found(exc):
             raise NoChampionError(task) from exc
         raise
     return _version_ref(task, mv)
@@ -240,12 +302,35 @@ def load_model(
     return load(client, resolve(client, task, version=version, uri=uri))
 
 
-class ChampionCache:
-    """The champion of each task, reloaded when its alias moves.
+@dataclass(frozen=True)
+class TaskStatus:
+    """What the last check left for one task: the model served (if any) and what is wrong."""
 
-    ``get`` asks the registry where the alias points at most every ``refresh_seconds`` (a cheap
-    query) and loads the pipeline only when the version changed. Thread-safe: the API serves
-    requests from a thread pool.
+    task: str
+    model: ServedModel | None
+    problem: str | None
+
+
+# A problem is kept as the way to build its exception: each request raises a fresh one (a shared
+# exception instance raised from many threads would have its traceback rewritten under it).
+_Problem = Callable[[], Exception]
+
+
+def _not_checked(task: str) -> _Problem:
+    return functools.partial(
+        RegistryUnavailableError,
+        f"the champion of {task!r} is not loaded yet: the first registry check has not finished",
+    )
+
+
+class ChampionCache:
+    """The champion of each task, reloaded by a background thread when its alias moves.
+
+    ``start`` runs the refresher: it asks the registry where each ``champion`` alias points every
+    ``refresh_seconds`` (a cheap query; more often while a task has nothing to serve) and loads a
+    pipeline only when the version changed. ``get`` reads memory only: it never waits on the
+    registry, so a hung store cannot hold a request. Thread-safe: ``_lock`` guards the maps and is
+    never held across a registry call.
     """
 
     def __init__(
@@ -253,75 +338,201 @@ class ChampionCache:
         refresh_seconds: float | None = None,
         *,
         client_factory: Callable[[], MlflowClient] = mlflow_client,
-        clock: Callable[[], float] = time.monotonic,
+        startup_wait_seconds: float = STARTUP_WAIT_SECONDS,
     ) -> None:
         self.refresh_seconds = (
             refresh_seconds_from_env() if refresh_seconds is None else refresh_seconds
         )
+        self.startup_wait_seconds = startup_wait_seconds
         self._client_factory = client_factory
-        self._client: MlflowClient | None = None
-        self._clock = clock
         self._lock = threading.Lock()
         self._models: dict[str, ServedModel] = {}
-        self._checked: dict[str, float] = {}
+        self._problems: dict[str, _Problem] = {task: _not_checked(task) for task in TASKS}
+        # One registry check at a time: the refresher's, or ``refresh`` when no refresher runs.
+        self._check_lock = threading.Lock()
+        self._checking_since: float | None = None
+        # Rounds: ``refresh`` asks for one (``_requested``) and waits until a round that started
+        # after its request has finished (``_completed``).
+        self._rounds = threading.Condition()
+        self._requested = 0
+        self._completed = 0
+        self._finished_rounds = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    def _mlflow(self) -> MlflowClient:
-        if self._client is None:
-            self._client = self._client_factory()
-        return self._client
+    # --- what requests read ------------------------------------------------------------------
 
     def get(self, task: str) -> ServedModel:
-        """The current champion of ``task``; NoChampionError when there is none."""
+        """The champion of ``task`` in memory; else the error of the last check (NoChampionError,
+        RegistryUnavailableError, ModelNotFoundError). Never contacts the registry."""
         check_task(task)
         with self._lock:
-            checked = self._checked.get(task)
-            if (
-                task in self._models
-                and checked is not None
-                and self._clock() - checked < self.refresh_seconds
-            ):
-                return self._models[task]
-            return self._check(task)
-
-    def _check(self, task: str) -> ServedModel:
-        try:
-            client = self._mlflow()
-            ref = champion_ref(client, task)
-        except NoChampionError:
-            # A removed alias means nothing is promoted any more: stop serving the old model.
-            self._models.pop(task, None)
-            self._checked.pop(task, None)
-            raise
-        except Exception as exc:
-            # The registry is unreachable for now: keep serving what is loaded, ask again later.
-            if task not in self._models:
-                raise RegistryUnavailableError(f"MLflow registry unavailable: {exc}") from exc
-            log.warning(
-                "%s: cannot check the champion alias (%s); serving v%s",
-                task,
-                exc,
-                self._models[task].version,
-            )
-            self._checked[task] = self._clock()
-            return self._models[task]
-        current = self._models.get(task)
-        if current is None or current.version != ref.version:
-            self._models[task] = load(client, ref)
-        self._checked[task] = self._clock()
-        return self._models[task]
-
-    def refresh(self, task: str | None = None) -> dict[str, str | None]:
-        """Check the alias now (one task or all); returns the champion version per task."""
-        versions: dict[str, str | None] = {}
-        for name in [check_task(task)] if task else list(TASKS):
-            with self._lock:
-                try:
-                    versions[name] = self._check(name).version
-                except (NoChampionError, RegistryUnavailableError):
-                    versions[name] = None
-        return versions
+            model = self._models.get(task)
+            problem = self._problems.get(task)
+        if model is not None:
+            return model
+        raise (problem or _not_checked(task))()
 
     def loaded(self) -> dict[str, str | None]:
         """Versions in memory now, without asking the registry."""
         with self._lock:
             return {task: (m.version if (m := self._models.get(task)) else None) for task in TASKS}
+
+    def status(self) -> list[TaskStatus]:
+        """Per task: the model in memory and the last check's problem (None when all is well)."""
+        with self._lock:
+            found = [(task, self._models.get(task), self._problems.get(task)) for task in TASKS]
+        return [TaskStatus(task, model, str(p()) if p else None) for task, model, p in found]
+
+    def checking_for(self) -> float | None:
+        """Seconds the registry check in progress has been running (None when none is)."""
+        started = self._checking_since
+        return None if started is None else time.monotonic() - started
+
+    # --- the refresher -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the refresher (a daemon thread: a check hung in the registry never blocks exit)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="champion-refresher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("champion refresher still inside a registry call; left behind")
+            self._thread = None
+
+    def wait_first_check(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) for the refresher's first round; True when it finished."""
+        with self._rounds:
+            return self._rounds.wait_for(lambda: self._finished_rounds > 0, timeout)
+
+    def refresh(self, timeout: float = REFRESH_WAIT_SECONDS) -> dict[str, str | None]:
+        """Check every alias now and return the version per task in memory afterwards.
+
+        With the refresher running, it is asked for a round and waited for (at most ``timeout``
+        s, then RegistryUnavailableError: the check goes on in the background); without it (the
+        cache used directly) the check runs here.
+        """
+        if self._thread is None or not self._thread.is_alive():
+            self._check_all()
+            return self.loaded()
+        with self._rounds:
+            self._requested += 1
+            mine = self._requested
+            self._wake.set()
+            if not self._rounds.wait_for(lambda: self._completed >= mine, timeout):
+                raise RegistryUnavailableError(
+                    f"the MLflow registry did not answer within {timeout:g} s; "
+                    f"serving the champions in memory {self.loaded()}"
+                )
+        return self.loaded()
+
+    def _interval(self) -> float:
+        with self._lock:
+            complete = all(task in self._models for task in TASKS)
+        interval = self.refresh_seconds if complete else min(self.refresh_seconds, RETRY_SECONDS)
+        return max(MIN_REFRESH_SECONDS, interval)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._rounds:
+                goal = self._requested
+            try:
+                self._check_all()
+            except Exception:
+                # The thread must outlive any surprise: it is the only way new champions load.
+                log.exception("champion check failed; retrying")
+            with self._rounds:
+                self._completed = max(self._completed, goal)
+                self._finished_rounds += 1
+                self._rounds.notify_all()
+            self._wake.wait(self._interval())
+            self._wake.clear()
+
+    # --- checking the registry (never under ``_lock``) ---------------------------------------
+
+    def _check_all(self) -> None:
+        with self._check_lock:
+            self._checking_since = time.monotonic()
+            try:
+                self._check_with_a_new_client()
+            finally:
+                self._checking_since = None
+
+    def _check_with_a_new_client(self) -> None:
+        try:
+            # A client per round: the store's existence is checked again, so a store that
+            # appears (or is replaced) after startup is picked up.
+            client = self._client_factory()
+        except Exception as exc:
+            message = (
+                str(exc)
+                if isinstance(exc, RegistryUnavailableError)
+                else f"MLflow registry unavailable: {exc}"
+            )
+            for task in TASKS:
+                self._unreachable(task, message)
+            return
+        for task in TASKS:
+            self._check(client, task)
+
+    def _check(self, client: MlflowClient, task: str) -> None:
+        try:
+            ref = champion_ref(client, task)
+        except NoChampionError:
+            # A removed alias means nothing is promoted any more: stop serving the old model.
+            self._record(task, None, functools.partial(NoChampionError, task))
+            return
+        except Exception as exc:
+            self._unreachable(task, f"MLflow registry unavailable: {exc}")
+            return
+        with self._lock:
+            current = self._models.get(task)
+        if current is not None and current.version == ref.version:
+            self._record(task, current, None)
+            return
+        try:
+            model = load(client, ref)
+        except ModelNotFoundError as exc:
+            # The alias points at a version that cannot be loaded: keep any model in memory.
+            self._record(task, current, functools.partial(ModelNotFoundError, str(exc)))
+            return
+        except Exception as exc:
+            self._unreachable(task, f"MLflow registry unavailable: {exc}")
+            return
+        log.info("%s: serving champion v%s (%s)", task, model.version, model.uri)
+        self._record(task, model, None)
+
+    def _unreachable(self, task: str, message: str) -> None:
+        # An outage keeps serving what is loaded; with nothing loaded, requests get the reason.
+        with self._lock:
+            current = self._models.get(task)
+        self._record(task, current, functools.partial(RegistryUnavailableError, message))
+
+    def _record(self, task: str, model: ServedModel | None, problem: _Problem | None) -> None:
+        text = str(problem()) if problem else None
+        with self._lock:
+            before = self._problems.get(task)
+            changed = text != (str(before()) if before else None)
+            if model is not None:
+                self._models[task] = model
+            else:
+                self._models.pop(task, None)
+            if problem is None:
+                self._problems.pop(task, None)
+            else:
+                self._problems[task] = problem
+        # Logged when the state changes, not every round of a long outage.
+        if changed and text is not None:
+            served = f"serving v{model.version}" if model else "nothing to serve"
+            log.warning("%s: %s (%s)", task, text, served)
+        elif changed:
+            log.info("%s: champion check OK", task)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,14 +20,23 @@ def serve_in_thread(
     """Yield the base URL of ``app`` served by uvicorn; the server stops when the block ends.
 
     The socket is bound here (port 0: the OS picks a free port) and handed to uvicorn, so there
-    is no race between choosing a port and listening on it.
+    is no race between choosing a port and listening on it. Stopping is bounded: requests still
+    running after half of ``stop_timeout`` are cancelled, and a server that has not stopped by
+    ``stop_timeout`` is reported (its thread is a daemon and dies with the process).
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=max(1, int(stop_timeout / 2)),
+        )
     )
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True
@@ -45,3 +55,7 @@ def serve_in_thread(
         server.should_exit = True
         thread.join(stop_timeout)
         sock.close()
+        if thread.is_alive():
+            warnings.warn(
+                f"uvicorn on port {port} did not stop within {stop_timeout} s", stacklevel=3
+            )

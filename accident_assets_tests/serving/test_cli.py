@@ -137,3 +137,50 @@ def test_console_script(mlflow_uri: str) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Prediction: ")
     assert "Interpretation: " in result.stdout
+
+
+def test_dash_reads_the_payload_from_stdin(mlflow_uri: str) -> None:
+    payload = (EXAMPLES / "nyc_route.json").read_text()
+    result = runner.invoke(app, ["--task", "nyc_incidents", "--json", "-"], input=payload)
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["predictions"]) == 6
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("{not json", "<stdin>: not valid JSON at line 1, column 2"),
+        ('{"catu": 3}', "<stdin>: invalid input"),
+        ("", "<stdin>: not valid JSON at line 1, column 1"),
+    ],
+)
+def test_stdin_errors_name_stdin(mlflow_uri: str, content: str, expected: str) -> None:
+    result = runner.invoke(app, ["--task", "france_priority", "-"], input=content)
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert expected in result.stderr
+
+
+def test_console_script_reads_stdin(mlflow_uri: str) -> None:
+    script = Path(sys.executable).parent / "predict"
+    result = subprocess.run(
+        [str(script), "--task", "france_priority", "-"],
+        input=(EXAMPLES / "france_flat_record.json").read_text(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Prediction: ")
+
+
+def test_missing_store_is_reported_and_not_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "nowhere" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+    result = invoke("--task", "france_priority", EXAMPLES / "france_flat_record.json")
+    assert result.exit_code == EXIT_NO_MODEL
+    assert f"MLflow store {db} does not exist" in result.stderr
+    assert not db.parent.exists()
