@@ -327,11 +327,6 @@ def create_app(
             status_code=422, content={"detail": jsonable_encoder(_errors(list(exc.errors())))}
         )
 
-    @app.exception_handler(scoring.PayloadError)
-    async def _bad_payload(request: Request, exc: scoring.PayloadError) -> JSONResponse:
-        detail = [{"loc": ["body", *exc.loc], "msg": str(exc), "type": "value_error"}]
-        return JSONResponse(status_code=422, content={"detail": detail})
-
     @app.exception_handler(NoChampionError)
     async def _no_champion(request: Request, exc: NoChampionError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": str(exc)})

@@ -151,22 +151,19 @@ def predict(
         raise _fail(str(exc), EXIT_NO_MODEL) from exc
     except MlflowException as exc:
         raise _fail(f"MLflow registry unavailable: {exc.message}", EXIT_NO_MODEL) from exc
-    try:
-        if france:
-            france_out = scoring.score_france(model, records)
-            body: dict[str, Any] = {"predictions": [p.as_dict() for p in france_out]}
-            text = render_france(france_out)
-        else:
-            nyc_out = scoring.score_nyc(model, points)
-            total = scoring.route_total(nyc_out)
-            body = {
-                "h3_resolution": scoring.h3_resolution(model),
-                "predictions": [p.as_dict() for p in nyc_out],
-                "expected_incidents_total": total,
-            }
-            text = render_nyc(nyc_out, total)
-    except scoring.PayloadError as exc:
-        raise _fail(f"{source_name(file)}: {exc}", EXIT_BAD_INPUT) from exc
+    if france:
+        france_out = scoring.score_france(model, records)
+        body: dict[str, Any] = {"predictions": [p.as_dict() for p in france_out]}
+        text = render_france(france_out)
+    else:
+        nyc_out = scoring.score_nyc(model, points)
+        total = scoring.route_total(nyc_out)
+        body = {
+            "h3_resolution": scoring.h3_resolution(model),
+            "predictions": [p.as_dict() for p in nyc_out],
+            "expected_incidents_total": total,
+        }
+        text = render_nyc(nyc_out, total)
     header = {"task": task.value, "model_version": model.version, "model_uri": model.uri}
     if france:
         header["threshold"] = model.threshold

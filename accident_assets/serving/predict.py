@@ -37,14 +37,6 @@ PRIORITY, NON_PRIORITY = "Priority", "Non-priority"
 NYC_TZ = ZoneInfo("America/New_York")
 
 
-class PayloadError(ValueError):
-    """Bad input, with where it is: ``loc`` like ``(2, "timestamp")`` (record index, field)."""
-
-    def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
-        super().__init__(message)
-        self.loc = loc
-
-
 def feature_matrix(features: pl.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """The pipeline's input: exactly the task's FEATURE_COLUMNS, as pandas (as training passes it)."""
     missing = [c for c in columns if c not in features.columns]

@@ -66,8 +66,6 @@ class AccidentModel(PythonModel):
         except pydantic.ValidationError as exc:
             # MLflow's scoring server answers 400 (not 500) to this error code.
             raise MlflowException.invalid_parameter_value(_problems(exc)) from exc
-        except scoring.PayloadError as exc:
-            raise MlflowException.invalid_parameter_value(str(exc)) from exc
         return pd.DataFrame([asdict(row) for row in rows])
 
 
