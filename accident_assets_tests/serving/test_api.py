@@ -604,8 +604,8 @@ def test_unloadable_new_champion_keeps_the_loaded_one(mlflow_uri: str) -> None:
     registry = reg.Registry(uri=mlflow_uri, root=Path(mlflow_uri.removeprefix("sqlite:///")).parent)
     client = mlflow.MlflowClient(mlflow_uri, mlflow_uri)
     with serve_in_thread(create_app(ChampionCache(refresh_seconds=3600))) as url:
-        pipeline, X = reg.fit_france(seed=4, n_estimators=5)
-        version = reg.register(registry, "france_priority", pipeline, X, champion=False)
+        pipeline, _ = reg.fit_france(seed=4, n_estimators=5)
+        version = reg.register(registry, "france_priority", pipeline, champion=False)
         artifacts = client.get_model_version_download_uri("france_priority", version)
         shutil.rmtree(urlparse(artifacts).path)
         client.set_registered_model_alias("france_priority", "champion", version)
