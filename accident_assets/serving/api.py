@@ -33,7 +33,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -48,7 +48,7 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accident_assets.serving import predict as scoring
@@ -100,30 +100,11 @@ def scoring_threads_from_env() -> int:
 # --- documented answers ----------------------------------------------------------------------
 
 
-class FieldError(BaseModel):
-    loc: list[str | int] = Field(description='where: "body", then record index and field')
-    msg: str
-    type: str
-
-
-class ValidationErrorResponse(BaseModel):
-    detail: list[FieldError]
-
-
-class ReadyResponse(BaseModel):
-    status: Literal["ready", "not ready"]
-    champions: dict[str, str | None] = Field(description="champion version in memory per task")
-    missing: dict[str, str] = Field(description="tasks with no champion to serve, and why")
-    warnings: dict[str, str] = Field(
-        description="tasks served by the model in memory although the last check failed"
-    )
-
-
 PREDICT_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": schemas.ErrorResponse, "description": "the body is larger than the limit"},
     415: {"model": schemas.ErrorResponse, "description": "the body is not application/json"},
     422: {
-        "model": ValidationErrorResponse,
+        "model": schemas.ValidationErrorResponse,
         "description": "the body is not valid JSON, or not a valid request (fields named in loc)",
     },
     503: {
@@ -347,14 +328,14 @@ def create_app(
 
     @app.get(
         "/ready",
-        response_model=ReadyResponse,
-        responses={503: {"model": ReadyResponse, "description": "a task has no champion"}},
+        response_model=schemas.ReadyResponse,
+        responses={503: {"model": schemas.ReadyResponse, "description": "a task has no champion"}},
         tags=["service"],
     )
     async def ready() -> JSONResponse:
         """Readiness: 200 when every task has a champion in memory, else 503 saying why."""
         status = champions.status()
-        body = ReadyResponse(
+        body = schemas.ReadyResponse(
             status="ready" if all(s.model is not None for s in status) else "not ready",
             champions={s.task: s.model.version if s.model else None for s in status},
             missing={s.task: s.problem or "not loaded" for s in status if s.model is None},

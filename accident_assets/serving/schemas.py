@@ -434,5 +434,24 @@ class RefreshResponse(BaseModel):
     champions: dict[str, str | None]
 
 
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description='where: "body", then record index and field')
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(BaseModel):
+    detail: list[FieldError]
+
+
+class ReadyResponse(BaseModel):
+    status: Literal["ready", "not ready"]
+    champions: dict[str, str | None] = Field(description="champion version in memory per task")
+    missing: dict[str, str] = Field(description="tasks with no champion to serve, and why")
+    warnings: dict[str, str] = Field(
+        description="tasks served by the model in memory although the last check failed"
+    )
+
+
 class ErrorResponse(BaseModel):
     detail: str
