@@ -15,8 +15,10 @@ keep-alive connection, so client and server do not share a GIL. Figures:
 * single-request latency (p50 / p99 / mean over ``--requests`` sequential POSTs of one record,
   after 20 warm-up requests): France one flat record, NYC one point;
 * batch throughput: rows per second over ``--batches`` POSTs of ``--batch`` records (France:
-  full accidents from the sample tables, with their users and vehicles; NYC: points spread over
-  the city and the week), and the same rows scored in-process without HTTP, to show its share.
+  full accidents from the sample tables, with their users and vehicles, and flat records; NYC:
+  points spread over the city and the week), and the same rows scored in-process without HTTP;
+* in-process latency of one record (JSON text to prediction), the stages of a French record, and
+  ``--concurrent-requests`` mixed single requests from ``--concurrency`` client threads.
 """
 
 from __future__ import annotations
@@ -109,12 +111,12 @@ def _start_api(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{url}/health", timeout=2).status_code == 200:
+            if requests.get(f"{url}/ready", timeout=2).status_code == 200:
                 return server, url
         except requests.ConnectionError:
             time.sleep(0.2)
     server.terminate()
-    raise SystemExit("uvicorn did not answer /health within 120 s")
+    raise SystemExit("the API was not ready (/ready) within 120 s")
 
 
 def _latency(session: requests.Session, url: str, body: object, n: int) -> dict[str, float]:
@@ -339,6 +341,13 @@ def main() -> None:
                 ),
                 _in_process("france_priority", france_rows, args.batches),
             ),
+            "france_priority (flat records)": (
+                _latency(session, f"{url}/v1/france_priority/predict", flat, args.requests),
+                _throughput(
+                    session, f"{url}/v1/france_priority/predict", [flat] * args.batch, args.batches
+                ),
+                _in_process("france_priority", [flat] * args.batch, args.batches),
+            ),
             "nyc_incidents": (
                 _latency(session, f"{url}/v1/nyc_incidents/predict", point, args.requests),
                 _throughput(session, f"{url}/v1/nyc_incidents/predict", nyc_rows, args.batches),
@@ -370,7 +379,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|")
     for task, (lat, http_rps, direct_rps) in results.items():
-        model = champions[task]
+        model = champions[task.split(" ")[0]]
         name = f"v{model.version} {model.tags.get('model', '')}".strip()
         print(
             f"| {task} | {name} | {lat['p50_ms']:.1f} | {lat['p99_ms']:.1f} | "

@@ -105,16 +105,16 @@ def _nulls_last(*values: Any) -> tuple[tuple[bool, Any], ...]:
     return tuple((v is None, 0 if v is None else v) for v in values)
 
 
-def _parts(record: Mapping[str, Any]) -> tuple[dict, list[dict], list[dict], list[dict]]:
-    """(caracteristiques, roads, users, vehicles) of one validated record."""
+def _parts(
+    record: Mapping[str, Any],
+) -> tuple[Mapping, list[Mapping], list[Mapping], list[Mapping]]:
+    """(caracteristiques, roads, users, vehicles) of one validated record. Each part is read by
+    column name only, so the record itself serves as the parts it holds (no copies)."""
     if not is_full_record(record):
-        carac = {c: record.get(c) for c in COLUMNS["caracteristiques"]}
-        road = {c: record.get(c) for c in ROAD_FIELDS}
-        user = {**{c: record.get(c) for c in USER_FIELDS}, **FLAT_VEHICLE_KEYS}
-        vehicle = {**{c: record.get(c) for c in VEHICLE_FIELDS}, **FLAT_VEHICLE_KEYS}
-        return carac, [road], [user], [vehicle]
-    carac = {c: record.get(c) for c in COLUMNS["caracteristiques"]}
-    roads = record.get("lieux") or [{c: record.get(c) for c in ROAD_FIELDS}]
+        # One user in one vehicle: the record is its accident, its road, its user and vehicle.
+        linked = {**record, **FLAT_VEHICLE_KEYS}
+        return record, [record], [linked], [linked]
+    roads = record.get("lieux") or [record]
     given = record["vehicules"]
     plates = vehicle_plates([v.get("num_veh") for v in given])
     vehicles = [
@@ -132,7 +132,7 @@ def _parts(record: Mapping[str, Any]) -> tuple[dict, list[dict], list[dict], lis
                 raise ValueError(f"num_veh {wanted!r} names no vehicle of the accident")
             user = {**user, "id_vehicule": vehicle["id_vehicule"], "num_veh": vehicle["num_veh"]}
         users.append(user)
-    return carac, list(roads), users, vehicles
+    return record, list(roads), users, vehicles
 
 
 def _age(year: int | None, born: int | None) -> int | None:
@@ -237,7 +237,8 @@ def _vehicle_counts(vehicles: list[dict]) -> dict[str, Any]:
 
 
 def accident_row(record: Mapping[str, Any], num_acc: int = 1) -> dict[str, Any]:
-    """A validated record -> its row of ``france/accidents`` (no target), as the merge gives it."""
+    """A validated record -> its row of ``france/accidents`` (no target; ACCIDENT_COLUMNS in
+    another order), as the merge gives it."""
     carac, roads, users, vehicles = _parts(record)
     row: dict[str, Any] = {
         "Num_Acc": num_acc,
@@ -251,7 +252,7 @@ def accident_row(record: Mapping[str, Any], num_acc: int = 1) -> dict[str, Any]:
     if not is_full_record(record):
         # A flat record states the accident's counts; its one user/vehicle only describe itself.
         row["nb_victim"], row["nb_vehicules"] = record["nb_victim"], record["nb_vehicules"]
-    return {c: row[c] for c in ACCIDENT_COLUMNS}
+    return row
 
 
 def _grouped(value: int | None, mapping: Mapping[int, int]) -> int:
@@ -277,7 +278,7 @@ def _cyclic(name: str, value: int, period: int) -> dict[str, float]:
 
 
 def feature_row(accident: Mapping[str, Any]) -> dict[str, Any]:
-    """One ``france/accidents`` row -> its FEATURE_COLUMNS (``features.build_features``)."""
+    """One ``france/accidents`` row -> its FEATURE_COLUMNS, by name (``features.build_features``)."""
     a = accident
     hrmn = a.get("hrmn") or ""
     hour = int(hrmn[:2]) if hrmn[:2].isdigit() else 0
@@ -319,7 +320,7 @@ def feature_row(accident: Mapping[str, Any]) -> dict[str, Any]:
             for c in ("nb_victim", "nb_vehicules", *T.USER_COUNTS, *T.VEHICLE_COUNTS)
         },
     }
-    return {c: values[c] for c in F.FEATURE_COLUMNS}
+    return values
 
 
 DTYPES = {
