@@ -56,17 +56,22 @@ CODE_RANGES: dict[str, dict[str, tuple[int, int]]] = {
         "motor": (-1, 6),
     },
 }
-# Real-valued columns with a range (degrees).
+# Real-valued columns with a range: degrees; road widths in metres (real files hold -1 to ~20;
+# the bound is loose so that no real year is refused, and keeps values inside float32, which the
+# tree models compute in).
 REAL_RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "caracteristiques": {"lat": (-90.0, 90.0), "long": (-180.0, 180.0)},
+    "lieux": {"larrout": (-1.0, 100_000.0), "lartpc": (-1.0, 100_000.0)},
 }
 # Text columns with a pattern: hour "HH:MM" (00:00-23:59), departement ("2A", "974"), commune.
-HRMN_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
+# [0-9], not \d: the regex engines take \d for any Unicode digit ("١٣:00"), which polars' casts
+# then read as missing while Python's int() reads it as 13.
+HRMN_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 TEXT_PATTERNS: dict[str, dict[str, str]] = {
     "caracteristiques": {
         "hrmn": HRMN_PATTERN,
-        "dep": r"^(\d{2,3}|2A|2B)$",
-        "com": r"^(\d{5}|2[AB]\d{3}|N/A)$",
+        "dep": r"^([0-9]{2,3}|2A|2B)$",
+        "com": r"^([0-9]{5}|2[AB][0-9]{3}|N/A)$",
     },
 }
 # Columns that are never empty in the published files.

@@ -96,8 +96,13 @@ def is_full_record(record: Mapping[str, Any]) -> bool:
 
 
 def vehicle_plates(given: Sequence[str | None]) -> list[str]:
-    """Each vehicle's ``num_veh``: the one given, else A01, B01... by position."""
-    return [f"{chr(65 + i % 26)}01" if p is None else p for i, p in enumerate(given)]
+    """Each vehicle's ``num_veh``: the one given, else A01, B01 ... Z01, A02 ... by position."""
+    return [f"{chr(65 + i % 26)}{i // 26 + 1:02d}" if p is None else p for i, p in enumerate(given)]
+
+
+def vehicle_ids(given: Sequence[str | None]) -> list[str]:
+    """Each vehicle's ``id_vehicule``: the one given, else its position."""
+    return [str(i) if v is None else v for i, v in enumerate(given)]
 
 
 def _nulls_last(*values: Any) -> tuple[tuple[bool, Any], ...]:
@@ -116,22 +121,30 @@ def _parts(
         return record, [record], [linked], [linked]
     roads = record.get("lieux") or [record]
     given = record["vehicules"]
+    ids = vehicle_ids([v.get("id_vehicule") for v in given])
     plates = vehicle_plates([v.get("num_veh") for v in given])
     vehicles = [
-        {**v, "id_vehicule": _or(v.get("id_vehicule"), str(i)), "num_veh": plate}
-        for i, (v, plate) in enumerate(zip(given, plates, strict=True))
+        {**v, "id_vehicule": i, "num_veh": plate}
+        for v, i, plate in zip(given, ids, plates, strict=True)
     ]
     users = []
     for user in record["usagers"]:
-        # A user names its vehicle by id_vehicule or num_veh; none named: the first vehicle.
-        if user.get("id_vehicule") is None:
-            wanted = user.get("num_veh")
-            vehicle = next((v for v in vehicles if v["num_veh"] == wanted), None)
-            vehicle = vehicle if wanted is not None else vehicles[0]
-            if vehicle is None:
-                raise ValueError(f"num_veh {wanted!r} names no vehicle of the accident")
-            user = {**user, "id_vehicule": vehicle["id_vehicule"], "num_veh": vehicle["num_veh"]}
-        users.append(user)
+        # A user names its vehicle by id_vehicule or by num_veh (the request models checked that
+        # it exists); naming none, it rides in the first. The key not given is then the
+        # vehicle's, as in the files, where both are always filled.
+        if user.get("id_vehicule") is not None:
+            vehicle = next(v for v in vehicles if v["id_vehicule"] == user["id_vehicule"])
+        elif user.get("num_veh") is not None:
+            vehicle = next(v for v in vehicles if v["num_veh"] == user["num_veh"])
+        else:
+            vehicle = vehicles[0]
+        users.append(
+            {
+                **user,
+                "id_vehicule": _or(user.get("id_vehicule"), vehicle["id_vehicule"]),
+                "num_veh": _or(user.get("num_veh"), vehicle["num_veh"]),
+            }
+        )
     return record, list(roads), users, vehicles
 
 

@@ -41,6 +41,9 @@ MIN_REFRESH_SECONDS = 0.1
 RETRY_SECONDS = 5.0
 # How long the API's startup and ``POST /v1/models/refresh`` wait for a registry check.
 STARTUP_WAIT_SECONDS = 30.0
+# A champion version that could not be loaded is tried again after this long, not on every
+# check: each try downloads and unpickles the model while requests are being served.
+UNLOADABLE_RETRY_SECONDS = 60.0
 REFRESH_WAIT_SECONDS = 30.0
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 # Where training may record the decision threshold and the H3 resolution (first hit wins).
@@ -247,8 +250,12 @@ def load(client: MlflowClient, ref: ModelRef) -> ServedModel:
         pipeline, wrapped = pyfunc.load(ref.uri)
     except MlflowException as exc:
         raise ModelNotFoundError(f"cannot load model {ref.uri!r}: {exc.message}") from exc
-    except OSError as exc:
-        raise ModelNotFoundError(f"cannot load model {ref.uri!r}: {exc}") from exc
+    except (OSError, ImportError, AttributeError, ValueError) as exc:
+        # Missing files, or a pickle that needs code this environment lacks: a load error, not
+        # an unreachable registry.
+        raise ModelNotFoundError(
+            f"cannot load model {ref.uri!r}: {type(exc).__name__}: {exc}"
+        ) from exc
     scoring.prepare_model(ref.task, pipeline)
     run_id = ref.run_id
     if run_id is None:
@@ -348,6 +355,8 @@ class ChampionCache:
         self._lock = threading.Lock()
         self._models: dict[str, ServedModel] = {}
         self._problems: dict[str, _Problem] = {task: _not_checked(task) for task in TASKS}
+        # task -> (version that failed to load, when to try it again)
+        self._unloadable: dict[str, tuple[str | None, float]] = {}
         # One registry check at a time: the refresher's, or ``refresh`` when no refresher runs.
         self._check_lock = threading.Lock()
         self._checking_since: float | None = None
@@ -419,8 +428,9 @@ class ChampionCache:
 
         With the refresher running, it is asked for a round and waited for (at most ``timeout``
         s, then RegistryUnavailableError: the check goes on in the background); without it (the
-        cache used directly) the check runs here.
+        cache used directly) the check runs here. A version that failed to load is tried again.
         """
+        self._unloadable.clear()
         if self._thread is None or not self._thread.is_alive():
             self._check_all()
             return self.loaded()
@@ -499,10 +509,14 @@ class ChampionCache:
         if current is not None and current.version == ref.version:
             self._record(task, current, None)
             return
+        failed, retry_at = self._unloadable.get(task, (None, 0.0))
+        if failed == ref.version and time.monotonic() < retry_at:
+            return  # the problem recorded when it failed still stands
         try:
             model = load(client, ref)
         except ModelNotFoundError as exc:
             # The alias points at a version that cannot be loaded: keep any model in memory.
+            self._unloadable[task] = (ref.version, time.monotonic() + UNLOADABLE_RETRY_SECONDS)
             self._record(task, current, functools.partial(ModelNotFoundError, str(exc)))
             return
         except Exception as exc:

@@ -72,11 +72,18 @@ FAST_PATH_MAX_ROWS = 10_000
 
 
 def prepare(pipeline: Any, dtypes: Mapping[str, Any]) -> CompiledPipeline | None:
-    """The compiled form of ``pipeline`` (built once, on first use or when a model is loaded)."""
-    with _COMPILING:
-        if pipeline not in _COMPILED:
-            _COMPILED[pipeline] = compile_pipeline(pipeline, dtypes)
+    """The compiled form of ``pipeline`` (built once, on first use or when a model is loaded).
+
+    Compiling takes a few hundred milliseconds: it runs outside the lock, so requests for the
+    models already compiled never wait on a new champion being prepared (two threads may compile
+    the same new pipeline once each; the first result is kept)."""
+    try:
         return _COMPILED[pipeline]
+    except KeyError:
+        pass
+    compiled = compile_pipeline(pipeline, dtypes)
+    with _COMPILING:
+        return _COMPILED.setdefault(pipeline, compiled)
 
 
 def prepare_model(task: str, pipeline: Any) -> None:

@@ -9,8 +9,9 @@ category of each categorical column (plus one never seen, for sklearn's own unkn
 0 / 1 for each numeric column. Nothing is re-implemented: the tables are sklearn's outputs.
 
 :func:`compile_pipeline` builds the tables and then checks them against the pipeline on probe
-rows that cross every category of every column; a pipeline whose encoding does not reproduce to
-1e-9 (a transformer that mixes columns, text categories) is served by scikit-learn as it is.
+rows in which every category of every column appears in shifting combinations, with numbers up to
+about a million; a pipeline whose encoding does not reproduce to 1e-9 (a transformer that mixes
+columns, categories that are neither numbers nor text) is served by scikit-learn as it is.
 Inputs must be what serving builds: no missing values (they never reach the model).
 """
 
@@ -151,22 +152,27 @@ class CompiledPipeline:
 
 
 def _probe_rows(encoder: Any, columns: list[str], n: int = 96) -> pd.DataFrame:
-    """Rows that cross every known category of every column, with a few unseen codes and
-    numbers of every sign and size."""
+    """Rows in which every known category of every column (and an unseen one) appears, in
+    shifting combinations, with numbers of every sign and of sizes up to about a million."""
     rng = np.random.default_rng(0)
+    known = {
+        column: _codes(categories[j])
+        for _name, transformer, cols in encoder.transformers_
+        if (categories := getattr(transformer, "categories_", None)) is not None
+        for j, column in enumerate(cols)
+    }
+    n = max([n, *(len(c) + 1 for c in known.values() if c is not None)])
     data: dict[str, np.ndarray] = {}
-    for _name, transformer, cols in encoder.transformers_:
-        if transformer == "drop":
-            continue
-        categories = getattr(transformer, "categories_", None)
-        for j, column in enumerate(cols):
-            codes = _codes(categories[j]) if categories is not None else None
-            if codes is not None:
-                codes = np.append(codes, np.asarray([_unseen(codes)], dtype=codes.dtype))
-                data[column] = codes[(np.arange(n) * (j + 1)) % len(codes)]
-            else:
-                data[column] = rng.normal(0, 50, n).round(rng.integers(0, 4))
-    return pd.DataFrame({c: data[c] for c in columns})
+    for j, column in enumerate(columns):
+        codes = known.get(column)
+        if codes is not None:
+            codes = np.append(codes, np.asarray([_unseen(codes)], dtype=codes.dtype))
+            data[column] = codes[(np.arange(n) + 7 * j) % len(codes)]
+        else:
+            data[column] = rng.normal(0, 50, n).round(rng.integers(0, 4)) * 10.0 ** rng.integers(
+                0, 5, n
+            )
+    return pd.DataFrame(data)
 
 
 def compile_pipeline(pipeline: Any, dtypes: Mapping[str, Any]) -> CompiledPipeline | None:
@@ -182,7 +188,11 @@ def compile_pipeline(pipeline: Any, dtypes: Mapping[str, Any]) -> CompiledPipeli
     columns = list(getattr(encoder, "feature_names_in_", []))
     if set(columns) != set(dtypes):
         return None
-    rest = [s for _, s in steps[1:] if not hasattr(s, "fit_resample") and s != "passthrough"]
+    rest = [
+        s
+        for _, s in steps[1:]
+        if s is not None and s != "passthrough" and not hasattr(s, "fit_resample")
+    ]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # sklearn's notes on unknown probe categories
@@ -207,7 +217,9 @@ def compile_pipeline(pipeline: Any, dtypes: Mapping[str, Any]) -> CompiledPipeli
             "pipeline not compiled (%s: %s); scoring with scikit-learn", type(exc).__name__, exc
         )
         return None
-    if got.shape != expected.shape or not np.allclose(got, expected, rtol=0, atol=TOLERANCE):
+    if got.shape != expected.shape or not np.allclose(
+        got, expected, rtol=TOLERANCE, atol=TOLERANCE
+    ):
         log.info("pipeline not compiled: its encoding does not reproduce on probe rows")
         return None
     return compiled

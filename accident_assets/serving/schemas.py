@@ -237,8 +237,15 @@ class _FullBase(BaseModel):
             raise ValueError(f"road field(s) {given} given beside the 'lieux' list")
         if self.lieux is None and self.catr is None:
             raise ValueError("field 'catr' (or a 'lieux' list of roads) is required")
+        ids = fr.vehicle_ids([v.id_vehicule for v in self.vehicules])
         plates = fr.vehicle_plates([v.num_veh for v in self.vehicules])
+        for name, keys in (("id_vehicule", ids), ("num_veh", plates)):
+            twice = sorted({k for k in keys if keys.count(k) > 1})
+            if twice:
+                raise ValueError(f"vehicules: {name} {twice} given to several vehicles")
         for j, user in enumerate(self.usagers):
+            if user.id_vehicule is not None and user.id_vehicule not in ids:
+                raise ValueError(f"usagers[{j}].id_vehicule {user.id_vehicule!r} names no vehicle")
             if user.id_vehicule is None and user.num_veh is not None and user.num_veh not in plates:
                 raise ValueError(f"usagers[{j}].num_veh {user.num_veh!r} names no vehicle")
         return self

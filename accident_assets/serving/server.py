@@ -35,6 +35,9 @@ def serve_in_thread(
             port=port,
             log_level="warning",
             lifespan="on",
+            # uvicorn closes idle keep-alive connections after 5 s by default; a client reusing
+            # one at that instant gets a dropped connection. Long enough for the busy tests.
+            timeout_keep_alive=75,
             timeout_graceful_shutdown=max(1, int(stop_timeout / 2)),
         )
     )

@@ -151,3 +151,21 @@ def test_users_name_their_vehicle_by_plate_or_ride_in_the_first():
     row = records.accident_row(validated(accident)[0])
     # The representative user is the driver of the first vehicle (here the second user, in A01).
     assert (row["catu"], row["catv"], row["nb_veh_electric"]) == (1, 7, 1)
+
+
+def test_a_user_linked_by_id_vehicule_only_gets_its_vehicles_plate():
+    """The files always fill both keys; a request may give one. The driver of A01, linked by
+    id only, is still the representative user (training sorts users by num_veh)."""
+    base = {k: v for k, v in validated(REFERENCE_RECORD)[0].items() if k in records.ACCIDENT_FIELDS}
+    accident = {
+        **{k: v for k, v in base.items() if v is not None},
+        "usagers": [
+            {"catu": 2, "place": 2, "sexe": 2, "an_nais": 2010},
+            {"catu": 1, "place": 1, "sexe": 1, "id_vehicule": "v1", "an_nais": 1950},
+        ],
+        "vehicules": [{"catv": 7, "id_vehicule": "v1"}],
+    }
+    row = records.accident_row(validated(accident)[0])
+    assert (row["catu"], row["sexe"], row["an_nais"]) == (1, 1, 1950)
+    served, trained = served_and_trained(accident)
+    assert_frame_equal(served, trained)

@@ -627,6 +627,37 @@ def test_unloadable_new_champion_keeps_the_loaded_one(mlflow_uri: str) -> None:
         assert response.json()["model_version"] == "1"
 
 
+def test_an_unloadable_champion_is_not_reloaded_on_every_check(
+    mlflow_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+
+    from accident_assets.serving import models
+
+    registry = reg.Registry(uri=mlflow_uri, root=Path(mlflow_uri.removeprefix("sqlite:///")).parent)
+    client = mlflow.MlflowClient(mlflow_uri, mlflow_uri)
+    pipeline, _ = reg.fit_france(seed=5, n_estimators=5)
+    version = reg.register(registry, "france_priority", pipeline, champion=False)
+    shutil.rmtree(urlparse(client.get_model_version_download_uri("france_priority", version)).path)
+    client.set_registered_model_alias("france_priority", "champion", version)
+    tries: list[str] = []
+    real_load = models.load
+
+    def counted(client, ref):  # the real load, counted
+        tries.append(ref.version)
+        return real_load(client, ref)
+
+    monkeypatch.setattr(models, "load", counted)
+    cache = ChampionCache(refresh_seconds=0)
+    for _ in range(3):  # three background rounds in a row
+        cache._check_all()
+    assert tries.count(version) == 1
+    (france,) = [s for s in cache.status() if s.task == "france_priority"]
+    assert "cannot load model" in (france.problem or "")
+    cache.refresh()  # asked explicitly: tried again
+    assert tries.count(version) == 2
+
+
 def test_refresh_is_bounded_while_the_registry_hangs(mlflow_uri: str) -> None:
     from accident_assets.serving.api import create_app
     from accident_assets.serving.models import RegistryUnavailableError

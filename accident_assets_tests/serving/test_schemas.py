@@ -57,6 +57,12 @@ def errors(adapter: Any, payload: Any) -> list[tuple[tuple[Any, ...], str]]:
         ({**FULL, "usagers": [{"catu": 1, "wings": 2}]}, ("usagers", 0, "wings"), "Extra"),
         ({**FULL, "usagers": [{"catu": 1, "num_veh": "Z09"}]}, (), "names no vehicle"),
         ({**FULL, "lieux": [{"catr": 3}]}, (), "given beside the 'lieux' list"),
+        ({**FULL, "usagers": [{"catu": 1, "id_vehicule": "zz"}]}, (), "names no vehicle"),
+        ({**FULL, "vehicules": [{"num_veh": "B01"}, {}]}, (), "given to several vehicles"),
+        ({**FULL, "larrout": 1e39}, ("larrout",), "less than or equal to"),
+        ({**FLAT, "larrout": -1e39}, ("larrout",), "greater than or equal to"),
+        ({**FLAT, "hrmn": "1\u0663:00"}, ("hrmn",), "pattern"),  # an Arabic-Indic digit
+        ({**FLAT, "dep": "\u0669\u0667"}, ("dep",), "pattern"),
         ({**{k: v for k, v in FULL.items() if k != "lum"}}, ("lum",), "required"),
     ],
 )
@@ -121,9 +127,10 @@ def _cases() -> list[tuple[str, str, Any, bool]]:
         for name, (low_f, high_f) in ranges.items():
             cases += [(table, name, high_f, True), (table, name, high_f + 0.5, False)]
             cases += [(table, name, low_f - 0.5, False)]
-    hours = ["00:00", "23:59", "9:30", "24:00", "12:60", "1230"]
+    hours = ["00:00", "23:59", "9:30", "24:00", "12:60", "1230", "1\u0663:00"]
     cases += [("caracteristiques", "hrmn", h, h in ("00:00", "23:59")) for h in hours]
-    for dep, ok in (("2A", True), ("974", True), ("01", True), ("2C", False), ("1", False)):
+    dep_cases = (("2A", True), ("974", True), ("01", True), ("2C", False), ("1", False))
+    for dep, ok in (*dep_cases, ("\u0669\u0667", False)):
         cases.append(("caracteristiques", "dep", dep, ok))
     return cases
 
@@ -144,3 +151,8 @@ def test_reader_and_api_agree_on_every_code(table: str, name: str, value: Any, v
         api_ok = False
         assert any(name in field_location(e["loc"]) for e in err.errors()), err
     assert (raw_ok, api_ok) == (valid, valid)
+
+
+def test_many_vehicles_get_distinct_plates() -> None:
+    accident = {**FULL, "vehicules": [{"catv": 7}] * 30, "usagers": [{"catu": 1, "num_veh": "D02"}]}
+    FRANCE_REQUEST.validate_python(accident)  # D02 is the 30th vehicle's default plate
