@@ -8,7 +8,6 @@ records, logged next to it in the same MLflow run as ``champion_model``.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from collections.abc import Iterator, Mapping
 from importlib.metadata import version
@@ -21,6 +20,7 @@ from mlflow.tracking import MlflowClient
 import accident_assets
 from accident_assets.serving.pyfunc import FRANCE, AccidentModel
 from accident_assets.training.metrics import CLASSIFICATION_THRESHOLD
+from accident_assets.training.tracking import quiet_loggers
 
 ARTIFACT_NAME = "champion_model"
 # What unpickling the pipeline and scoring a raw record import (pyarrow: polars -> pandas;
@@ -102,7 +102,7 @@ def log_champion_model(
     # MLflow's warnings are about choices made on purpose: (cloud)pickle (skops cannot hold every
     # estimator here, and the registry is written only by training) and pip's version in a uv
     # venv without pip (the requirements are pinned).
-    with _no_uv_project(), _quiet("mlflow.pyfunc", "mlflow.utils.environment"):
+    with _no_uv_project(), quiet_loggers("mlflow.pyfunc", "mlflow.utils.environment"):
         info = mlflow.pyfunc.log_model(
             name=ARTIFACT_NAME,
             python_model=model,
@@ -161,16 +161,3 @@ def _no_uv_project() -> Iterator[None]:
             os.environ.pop("MLFLOW_UV_AUTO_DETECT", None)
         else:
             os.environ["MLFLOW_UV_AUTO_DETECT"] = saved
-
-
-@contextlib.contextmanager
-def _quiet(*names: str) -> Iterator[None]:
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)

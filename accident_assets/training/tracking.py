@@ -99,9 +99,9 @@ def log_frame(frame: pd.DataFrame, name: str) -> None:
 
 
 @contextlib.contextmanager
-def _quiet_mlflow_logging() -> Iterator[None]:
-    """Silence MLflow's warnings about choices made on purpose (below), for one call."""
-    loggers = [logging.getLogger(name) for name in ("mlflow.sklearn", "mlflow.utils.environment")]
+def quiet_loggers(*names: str) -> Iterator[None]:
+    """Silence these loggers' warnings (MLflow's, about choices made on purpose) for one call."""
+    loggers = [logging.getLogger(name) for name in names]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.ERROR)
@@ -115,7 +115,7 @@ def _quiet_mlflow_logging() -> Iterator[None]:
 def log_model(pipeline: Any, X: pd.DataFrame, predict: Any) -> str:
     """Log the fitted pipeline with signature and input example; returns its model URI."""
     example = X.head(5)
-    with warnings.catch_warnings(), _quiet_mlflow_logging():
+    with warnings.catch_warnings(), quiet_loggers("mlflow.sklearn", "mlflow.utils.environment"):
         # Serving builds its frames with the same feature code, so an integer column never
         # arrives with missing values; MLflow's hint about that would only be noise in every run.
         # Its other warnings: the pickle format (chosen, see below) and pip's version in a uv

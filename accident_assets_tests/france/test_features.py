@@ -13,13 +13,7 @@ from polars.testing import assert_frame_equal
 from accident_assets.france import features as F
 from accident_assets.france import sample
 from accident_assets.france.transforms import merge_accidents
-
-REFERENCE_RECORD = {  # the reference's src/models/test_features.json, as sent to its API
-    "place": 10, "catu": 3, "sexe": 1, "secu1": 0.0, "year_acc": 2021, "victim_age": 60,
-    "catv": 2, "obsm": 1, "motor": 1, "catr": 3, "circ": 2, "surf": 1, "situ": 1, "vma": 50,
-    "jour": 7, "mois": 12, "lum": 5, "dep": 77, "com": 77317, "agg_": 2, "int": 1, "atm": 0,
-    "col": 6, "lat": 48.60, "long": 2.89, "hour": 17, "nb_victim": 2, "nb_vehicules": 1,
-}  # fmt: skip
+from accident_assets_tests.france.test_records import REFERENCE_RECORD, served_and_trained
 
 
 def test_contract_constants():
@@ -73,8 +67,6 @@ def test_cyclic_encodings(built):
 def one_accident(**changes) -> pl.DataFrame:
     """The reference record with ``changes`` as the API scores it, checked equal to training's
     features of the same accident row."""
-    from accident_assets_tests.france.test_records import served_and_trained
-
     served, trained = served_and_trained([{**REFERENCE_RECORD, **changes}])
     assert_frame_equal(served, trained)
     return served
