@@ -86,7 +86,6 @@ ACCIDENT_FIELDS = [*COLUMNS["caracteristiques"], *(c for c in COLUMNS["lieux"] i
 USER_FIELDS = [c for c in COLUMNS["usagers"] if c != "Num_Acc"]
 VEHICLE_FIELDS = [c for c in COLUMNS["vehicules"] if c != "Num_Acc"]
 ROAD_FIELDS = [c for c in COLUMNS["lieux"] if c != "Num_Acc"]
-ACCIDENT_COLUMNS = T.accident_columns(with_target=False)
 # The one user and one vehicle of a flat record are linked by these keys.
 FLAT_VEHICLE_KEYS = {"id_vehicule": "serving", "num_veh": "A01"}
 
@@ -250,8 +249,8 @@ def _vehicle_counts(vehicles: list[dict]) -> dict[str, Any]:
 
 
 def accident_row(record: Mapping[str, Any], num_acc: int = 1) -> dict[str, Any]:
-    """A validated record -> its row of ``france/accidents`` (no target; ACCIDENT_COLUMNS in
-    another order), as the merge gives it."""
+    """A validated record -> its row of ``france/accidents`` (no target; the columns of
+    ``transforms.accident_columns`` in another order), as the merge gives it."""
     carac, roads, users, vehicles = _parts(record)
     row: dict[str, Any] = {
         "Num_Acc": num_acc,

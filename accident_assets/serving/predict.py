@@ -103,8 +103,9 @@ def _rows(X: Mapping[str, Any]) -> int:
 def _fast(pipeline: Any, X: Mapping[str, Any]) -> CompiledPipeline | None:
     if _rows(X) > FAST_PATH_MAX_ROWS:
         return None
-    dtypes = {c: np.asarray(X[c]).dtype for c in X}
-    return prepare(pipeline, dtypes)
+    if pipeline in _COMPILED:  # the usual case: no need to look at the input's types
+        return _COMPILED[pipeline]
+    return prepare(pipeline, {c: np.asarray(X[c]).dtype for c in X})
 
 
 def france_probabilities(pipeline: Any, X: Mapping[str, Any]) -> np.ndarray:

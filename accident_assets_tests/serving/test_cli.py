@@ -123,22 +123,6 @@ def test_no_champion(empty_mlflow: str) -> None:
     assert "no champion model for task 'france_priority'" in result.stderr
 
 
-def test_console_script(mlflow_uri: str) -> None:
-    """The installed `predict` entry point (pyproject [project.scripts]) in a real process."""
-    script = Path(sys.executable).parent / "predict"
-    result = subprocess.run(
-        [str(script), "--task", "france_priority", str(EXAMPLES / "france_flat_record.json")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("Prediction: ")
-    assert "Interpretation: " in result.stdout
-
-
 def test_dash_reads_the_payload_from_stdin(mlflow_uri: str) -> None:
     payload = (EXAMPLES / "nyc_route.json").read_text()
     result = runner.invoke(app, ["--task", "nyc_incidents", "--json", "-"], input=payload)
@@ -160,11 +144,15 @@ def test_stdin_errors_name_stdin(mlflow_uri: str, content: str, expected: str) -
     assert expected in result.stderr
 
 
-def test_console_script_reads_stdin(mlflow_uri: str) -> None:
-    script = Path(sys.executable).parent / "predict"
+@pytest.mark.parametrize("from_stdin", [False, True], ids=["file", "stdin"])
+def test_console_script(mlflow_uri: str, from_stdin: bool) -> None:
+    """The installed `predict` entry point (pyproject [project.scripts]) in a real process, on a
+    file and on standard input (`-`)."""
+    example = EXAMPLES / "france_flat_record.json"
     result = subprocess.run(
-        [str(script), "--task", "france_priority", "-"],
-        input=(EXAMPLES / "france_flat_record.json").read_text(),
+        [str(Path(sys.executable).parent / "predict"), "--task", "france_priority"]
+        + (["-"] if from_stdin else [str(example)]),
+        input=example.read_text() if from_stdin else None,
         capture_output=True,
         text=True,
         timeout=120,
@@ -173,6 +161,7 @@ def test_console_script_reads_stdin(mlflow_uri: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Prediction: ")
+    assert "Interpretation: " in result.stdout
 
 
 def test_missing_store_is_reported_and_not_created(
