@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import time
 import uuid
 from collections.abc import Mapping
@@ -24,7 +25,29 @@ import polars as pl
 from upath import UPath
 
 
-class ParquetIOManager(dg.UPathIOManager):
+class ManyPartitionsIOManager(dg.UPathIOManager):
+    """A UPath IO manager that also stores a run over several partitions (a single-run backfill):
+    the asset returns ``{partition_key: value}`` and each partition is written on its own."""
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
+            if not isinstance(obj, Mapping) or set(obj) != set(context.asset_partition_keys):
+                raise TypeError(
+                    f"{context.asset_key.to_user_string()}: a run over several partitions must "
+                    "return a dict with one value per partition key"
+                )
+            paths = self._get_paths_for_partitions(context)
+            for key, value in obj.items():
+                self.make_directory(paths[key].parent)
+                self.dump_to_path(context, value, paths[key])
+            metadata = self.get_metadata(context, obj)
+            if metadata:
+                context.add_output_metadata(metadata)
+            return
+        super().handle_output(context, obj)
+
+
+class ParquetIOManager(ManyPartitionsIOManager):
     extension = ".parquet"
 
     def dump_to_path(self, context: dg.OutputContext, obj: pl.DataFrame, path: UPath) -> None:
@@ -34,6 +57,8 @@ class ParquetIOManager(dg.UPathIOManager):
         return pl.read_parquet(path)
 
     def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, dg.RawMetadataValue]:
+        if isinstance(obj, Mapping) and all(isinstance(v, pl.DataFrame) for v in obj.values()):
+            return {"dagster/row_count": sum(frame.height for frame in obj.values())}
         if not isinstance(obj, pl.DataFrame):
             return {}
         return {
@@ -53,22 +78,20 @@ class ParquetIOManager(dg.UPathIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None and committed_lane(context.asset_key) is not None:
             return  # the asset committed its partition itself, after validating it
-        # A single-run backfill hands us {partition_key: frame}; write each partition on its own.
-        if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
-            if not isinstance(obj, Mapping):
-                raise TypeError(
-                    f"{context.asset_key.to_user_string()}: a run over several partitions must "
-                    "return a dict of partition key to DataFrame"
-                )
-            paths = self._get_paths_for_partitions(context)
-            for key, frame in obj.items():
-                self.make_directory(paths[key].parent)
-                self.dump_to_path(context, frame, paths[key])
-            context.add_output_metadata(
-                {"dagster/row_count": sum(frame.height for frame in obj.values())}
-            )
-            return
         super().handle_output(context, obj)
+
+
+class PickleIOManager(ManyPartitionsIOManager):
+    """Python objects (fits, training sets), pickled; written atomically like the Parquet files."""
+
+    extension = ".pkl"
+
+    def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
+        _write_bytes_atomic(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), path)
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
+        with path.open("rb") as file:
+            return pickle.load(file)
 
 
 def write_parquet_atomic(frame: pl.DataFrame, path: UPath) -> None:

@@ -12,6 +12,7 @@ from accident_assets import settings
 from accident_assets.io_manager import (
     Commit,
     ParquetIOManager,
+    PickleIOManager,
     commit_partition,
     current_commit,
     read_partitions,
@@ -61,11 +62,23 @@ class ParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
         return ParquetIOManager(base_path=UPath(self.root))
 
 
+class PickleIOManagerFactory(dg.ConfigurableIOManagerFactory):
+    """Python objects (training sets, fits); unlike Dagster's FilesystemIOManager it stores a run
+    over several partitions, which the training lanes' backtests are."""
+
+    root: str
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> PickleIOManager:
+        from upath import UPath
+
+        return PickleIOManager(base_path=UPath(self.root))
+
+
 def shared_resources() -> dict[str, object]:
     """Resources every domain uses; paths come from the state directory at load time."""
     root = settings.storage_root()
     return {
         "parquet_io_manager": ParquetIOManagerFactory(root=root),
-        "io_manager": dg.FilesystemIOManager(base_dir=settings.pickle_root()),
+        "io_manager": PickleIOManagerFactory(root=settings.pickle_root()),
         "asset_storage": AssetStorage(root=root),
     }

@@ -17,7 +17,7 @@ from sklearn import metrics as skm
 DPI = 80
 
 
-def _png(fig: plt.Figure) -> bytes:
+def png(fig: plt.Figure) -> bytes:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=DPI)
@@ -37,7 +37,7 @@ def confusion_matrix(y_true: np.ndarray, proba: np.ndarray, threshold: float) ->
         colorbar=False,
     )
     ax.set_title(f"Confusion matrix (threshold {threshold:g})")
-    return _png(fig)
+    return png(fig)
 
 
 def roc_pr_curves(y_true: np.ndarray, proba: np.ndarray) -> bytes:
@@ -48,7 +48,7 @@ def roc_pr_curves(y_true: np.ndarray, proba: np.ndarray) -> bytes:
     skm.PrecisionRecallDisplay.from_predictions(y_true, proba, ax=pr)
     pr.axhline(float(np.mean(y_true)), linestyle=":", color="grey")
     pr.set_title("Precision-recall curve")
-    return _png(fig)
+    return png(fig)
 
 
 def feature_importance(importance: dict[str, float], top: int = 20) -> bytes:
@@ -56,7 +56,7 @@ def feature_importance(importance: dict[str, float], top: int = 20) -> bytes:
     fig, ax = plt.subplots(figsize=(6, 0.25 * len(items) + 1))
     ax.barh([k for k, _ in items], [v for _, v in items], color="#4477aa")
     ax.set_title(f"Feature importance (top {len(items)})")
-    return _png(fig)
+    return png(fig)
 
 
 def predicted_vs_actual(y_true: np.ndarray, predicted: np.ndarray) -> bytes:
@@ -73,7 +73,7 @@ def predicted_vs_actual(y_true: np.ndarray, predicted: np.ndarray) -> bytes:
     ax.set_xlabel("actual incidents per cell-hour")
     ax.set_ylabel("mean predicted")
     ax.set_title("Predicted vs actual (holdout)")
-    return _png(fig)
+    return png(fig)
 
 
 def error_by_hour(hours: np.ndarray, y_true: np.ndarray, predicted: np.ndarray) -> bytes:
@@ -89,7 +89,7 @@ def error_by_hour(hours: np.ndarray, y_true: np.ndarray, predicted: np.ndarray) 
     ax.set_xlabel("hour of day")
     ax.set_title("Holdout error by hour")
     ax.legend()
-    return _png(fig)
+    return png(fig)
 
 
 def comparison_bars(names: list[str], values: list[float], metric: str) -> bytes:
@@ -97,7 +97,7 @@ def comparison_bars(names: list[str], values: list[float], metric: str) -> bytes
     ax.barh(names[::-1], values[::-1], color="#4477aa")
     ax.set_xlabel(metric)
     ax.set_title(f"Candidates by {metric} (holdout)")
-    return _png(fig)
+    return png(fig)
 
 
 def as_markdown(title: str, png: bytes) -> dg.MetadataValue:

@@ -1,8 +1,11 @@
-"""Retraining: request ``<task>_training_job`` when enough new feature partitions have landed.
+"""Retraining: request ``<task>_training_job`` for the newest as-of partition when its data is new.
 
-"New" is counted against the partitions the champion was trained on (its model version's
-``trained_on_partitions`` tag) AND against the partitions of the last request (the cursor), so
-a retrain that did not beat the champion is not requested again until more data lands.
+The newest as-of partition is the latest one the stored feature partitions can train and judge
+(:mod:`accident_assets.training.as_of`): a new French year, or a new complete NYC week. It is
+requested when the versions of the feature partitions it reads differ from the last request's
+(the cursor), so a revised day inside its window asks again, while unchanged data — including a
+retrain that kept the old champion — never does. A champion already trained on exactly that
+window (its ``as_of`` and ``trained_on_partitions`` tags) is not retrained either.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 
@@ -23,81 +27,92 @@ from accident_assets.training.tracking import MlflowTracking
 @dataclass(frozen=True)
 class RetrainCheck:
     request: bool
-    new_partitions: list[str]
     reason: str
+    as_of: str | None = None
+    # Versions of the feature partitions the requested as-of partition reads.
+    versions: dict[str, str] = field(default_factory=dict)
+    new_partitions: list[str] = field(default_factory=list)
 
 
 def retrain_check(
+    spec: TaskSpec,
     stored: Mapping[str, str],
-    champion_partitions: list[str] | None,
-    last_requested: Mapping[str, str] | list[str] | None,
-    *,
-    min_new: int,
-    min_total: int,
+    champion: Mapping[str, str] | None,
+    last_request: Mapping[str, Any] | None,
+    config: SplitConfig | None = None,
 ) -> RetrainCheck:
-    """Whether the stored partitions warrant a retrain (pure, tested directly).
+    """Whether the stored feature partitions (key -> stored version) warrant a retrain (pure).
 
-    ``stored`` maps each partition to its stored version: a partition is new when the reference
-    does not have it, or when its version changed since the last request (a revised NYC day is
-    new data). The last request is a dict of versions (an older cursor is a plain list).
+    ``champion`` is the champion version's tags (None without a champion); ``last_request`` the
+    cursor, ``{"as_of": key, "versions": {partition: version}}``.
     """
-    if len(stored) < min_total:
+    config = config or SplitConfig()
+    newest = spec.newest(list(stored), config.training_days, config.min_training_days)
+    if newest is None:
         return RetrainCheck(
-            False, [], f"{len(stored)} partitions stored, need {min_total} to train"
+            False,
+            f"{len(stored)} {spec.feature_asset.to_user_string()} partition(s) stored: no as-of "
+            "partition can be trained and judged yet",
         )
-    last = dict.fromkeys(last_requested, "") if isinstance(last_requested, list) else last_requested
-    revised = {p for p, v in stored.items() if last and last.get(p) and v and last[p] != v}
-    references = [set(p) for p in (champion_partitions, last) if p is not None]
-    if not references:
-        return RetrainCheck(True, sorted(stored), "no champion yet and never requested")
-    new_against = [sorted((set(stored) - ref) | revised) for ref in references]
-    new = min(new_against, key=len)
-    what = f"{len(new)} new or revised partitions"
-    if len(new) >= min_new:
-        return RetrainCheck(True, new, f"{what} (threshold {min_new})")
-    return RetrainCheck(False, new, f"{what}, below the threshold {min_new}")
+    window = spec.window(newest, list(stored), config.training_days, config.min_training_days)
+    versions = {k: stored[k] for k in window.partitions}
+    last = dict(last_request or {})
+    if last.get("as_of") == newest and last.get("versions") == versions:
+        return RetrainCheck(False, f"as-of {newest} already requested for this data", newest)
+    previous = last.get("versions") or {}
+    revised = sorted(k for k, v in versions.items() if k in previous and previous[k] != v)
+    if champion is not None and champion.get("as_of") == newest and not revised:
+        trained = set(filter(None, champion.get("trained_on_partitions", "").split(",")))
+        if trained == set(window.partitions):
+            return RetrainCheck(
+                False, f"the champion was trained as of {newest} on the same partitions", newest
+            )
+    new = sorted(set(versions) - set(previous)) if last.get("as_of") else sorted(versions)
+    what = f"{len(revised)} revised partition(s)" if revised else f"as-of {newest} is new"
+    return RetrainCheck(True, what, newest, versions, sorted({*new, *revised}))
 
 
-def champion_partitions(tracking: MlflowTracking, task: str) -> list[str] | None:
+def champion_tags(tracking: MlflowTracking, task: str) -> dict[str, str] | None:
     version = rules.current_champion(tracking.client(), task)
-    if version is None:
+    return None if version is None else dict(version.tags or {})
+
+
+def _cursor(text: str | None) -> dict[str, Any] | None:
+    """The last request; a cursor of an older format counts as none."""
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
         return None
-    tag = (version.tags or {}).get("trained_on_partitions", "")
-    return [p for p in tag.split(",") if p]
+    return value if isinstance(value, dict) and "as_of" in value else None
 
 
 def build_retrain_sensor(spec: TaskSpec, minimum_interval_seconds: int = 60) -> dg.SensorDefinition:
-    # Training needs the validation window plus a day (NYC) or one year (France).
-    min_total = SplitConfig().validation_days + 1 if spec.kind == "regression" else 1
-
     @dg.sensor(
         name=f"{spec.name}_retrain_sensor",
         job_name=spec.job_name,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
-            f"Requests {spec.job_name} when at least {spec.retrain_min_new_partitions} new "
-            f"{spec.feature_asset.to_user_string()} partitions exist since the champion was trained."
+            f"Requests {spec.job_name} for the newest as-of partition when the "
+            f"{spec.feature_asset.to_user_string()} partitions it reads are new or revised."
         ),
     )
     def _sensor(
         context: dg.SensorEvaluationContext, asset_storage: AssetStorage, mlflow: MlflowTracking
     ):
-        stored = asset_storage.versions(spec.feature_asset)
-        last = json.loads(context.cursor) if context.cursor else None
         check = retrain_check(
-            stored,
-            champion_partitions(mlflow, spec.name),
-            last,
-            min_new=spec.retrain_min_new_partitions,
-            min_total=min_total,
+            spec,
+            asset_storage.versions(spec.feature_asset),
+            champion_tags(mlflow, spec.name),
+            _cursor(context.cursor),
         )
         if not check.request:
             return dg.SkipReason(check.reason)
-        context.update_cursor(json.dumps(stored))
-        key = hashlib.sha256(json.dumps(stored, sort_keys=True).encode()).hexdigest()[:16]
+        context.update_cursor(json.dumps({"as_of": check.as_of, "versions": check.versions}))
+        digest = json.dumps(check.versions, sort_keys=True).encode()
         return dg.RunRequest(
-            run_key=f"{spec.name}-{key}",
+            run_key=f"{spec.name}-{check.as_of}-{hashlib.sha256(digest).hexdigest()[:16]}",
+            partition_key=check.as_of,
             tags={
                 "retrain_reason": check.reason,
                 "new_partitions": ",".join(check.new_partitions[:20]),

@@ -52,8 +52,18 @@ def ingest_nyc(first: dt.date, last: dt.date) -> None:
     ingest_days(first, last, instance=dg.DagsterInstance.ephemeral())
 
 
-def quick_run_config(task, n_trials: int = 2, validation_days: int | None = None) -> dg.RunConfig:
+def quick_run_config(task, n_trials: int = 2, min_training_days: int | None = None) -> dg.RunConfig:
     from accident_assets.training.factory import run_config
 
     params = {m: p for m, p in QUICK_PARAMS.items() if m in task.candidates}
-    return run_config(task, n_trials=n_trials, validation_days=validation_days, params=params)
+    return run_config(task, n_trials=n_trials, min_training_days=min_training_days, params=params)
+
+
+def as_of_tags(first: str, last: str | None = None) -> dict[str, str]:
+    """Run tags of one as-of partition, or of a range of them in one run (a backtest)."""
+    if last is None:
+        return {"dagster/partition": first}
+    return {
+        "dagster/asset_partition_range_start": first,
+        "dagster/asset_partition_range_end": last,
+    }

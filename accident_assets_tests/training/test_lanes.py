@@ -17,10 +17,10 @@ from accident_assets.serving.pyfunc import AccidentModel
 from accident_assets.serving.schemas import FRANCE_REQUEST, NYC_REQUEST, france_records, nyc_points
 from accident_assets.training import champion_model
 from accident_assets.training.factory import op_name
-from accident_assets.training.metrics import baseline_f1
 from accident_assets.training.mlflow_config import configure_mlflow
 from accident_assets.training.tasks import FRANCE, NYC, TaskSpec
 from accident_assets_tests.training.lanes import (
+    as_of_tags,
     build_defs,
     ingest_france,
     ingest_nyc,
@@ -40,22 +40,35 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
         mp.setenv("DAGSTER_HOME", str(home / "dagster"))
         (home / "dagster").mkdir()
         ingest_france()
-        ingest_nyc(dt.date(2023, 1, 1), dt.date(2023, 1, 21))
+        # Monday weeks: 2023-01-09 (trained on 8 days) and 2023-01-16 (15 days), the newest.
+        ingest_nyc(dt.date(2023, 1, 1), dt.date(2023, 1, 22))
         defs = build_defs()
         instance = dg.DagsterInstance.ephemeral()
         results = {}
-        for task, config in (
-            (FRANCE, quick_run_config(FRANCE)),
-            (NYC, quick_run_config(NYC, validation_days=7)),
+        for task, tags in (
+            (FRANCE, as_of_tags("2022")),
+            (NYC, as_of_tags(*NYC_AS_OF)),
         ):
             results[task.name] = defs.resolve_job_def(task.job_name).execute_in_process(
-                instance=instance, run_config=config
+                instance=instance, run_config=quick_run_config(task), tags=tags
             )
         yield home, defs, instance, results
 
 
-def _output(result: dg.ExecuteInProcessResult, task: TaskSpec, *path: str):
-    return result.output_for_node(op_name(task.key(*path)))
+NYC_AS_OF = ("2023-01-09", "2023-01-16")
+NEWEST = {FRANCE.name: "2022", NYC.name: NYC_AS_OF[-1]}
+
+
+def _output(result: dg.ExecuteInProcessResult, task: TaskSpec, *path: str, as_of: str = ""):
+    """An asset's value in a run; of one as-of partition (the newest by default) in a range run."""
+    value = result.output_for_node(op_name(task.key(*path)))
+    if isinstance(value, dict) and NEWEST[task.name] in value:
+        return value[as_of or NEWEST[task.name]]
+    return value
+
+
+def _decision(result: dg.ExecuteInProcessResult, task: TaskSpec, as_of: str = "") -> dict:
+    return _output(result, task, "champion", as_of=as_of).row(0, named=True)
 
 
 def test_both_jobs_end_with_a_champion_and_no_running_mlflow_run(trained):
@@ -65,9 +78,10 @@ def test_both_jobs_end_with_a_champion_and_no_running_mlflow_run(trained):
         client = configure_mlflow()
         for task in (FRANCE, NYC):
             assert results[task.name].success
-            decision = _output(results[task.name], task, "champion")
-            assert decision["promoted"], decision
+            decision = _decision(results[task.name], task)
+            assert decision["promoted"] and decision["newest"], decision
             version = client.get_model_version_by_alias(task.name, "champion")
+            assert version.tags["as_of"] == NEWEST[task.name]
             assert version.tags["trained_on_partitions"]
             assert version.tags["feature_fingerprint"]
             run = client.get_run(version.run_id)
@@ -86,27 +100,44 @@ def test_french_models_rank_better_than_chance_and_the_champion_says_if_it_beats
     trained,
 ):
     """The sample is calibrated on real accidents, where good models reach ROC AUC ~0.7 but F1 at
-    the 0.5 threshold hardly beats predicting "Priority" for everyone: the champion states which."""
+    the 0.5 threshold hardly beats predicting "Priority" for everyone: the class-prior baseline
+    (everyone Priority) is a candidate on the same holdout, and the decision says who won."""
     _, _, _, results = trained
     result = results[FRANCE.name]
     ts = _output(result, FRANCE, "training_set")
-    naive = baseline_f1(ts.holdout.get_column(FRANCE.target).to_numpy())
-    bar = max(naive["all_positive"], naive["stratified"], naive["majority"])
+    assert ts.split.startswith("test year 2022") and ts.train_partitions == ("2021",)
+    rate = float(ts.holdout.get_column(FRANCE.target).mean())
     comparison: pl.DataFrame = _output(result, FRANCE, "model_comparison")
     assert set(comparison["model"]) == set(FRANCE.candidates)
-    assert (comparison["roc_auc"] > 0.6).all(), comparison.select("model", "roc_auc").rows()
-    decision = _output(result, FRANCE, "champion")
-    assert decision["best_simple_baseline"] == {"all_positive": pytest.approx(bar)}
-    assert decision["beats_best_simple_baseline"] == (decision["candidate_score"] > bar)
+    prior = comparison.filter(pl.col("model") == "class_prior").row(0, named=True)
+    assert prior["baseline"] and prior["f1"] == pytest.approx(2 * rate / (1 + rate))
+    models = comparison.filter(~pl.col("baseline"))
+    assert (models["roc_auc"] > 0.6).all(), models.select("model", "roc_auc").rows()
+    decision = _decision(result, FRANCE)
+    best_base = comparison.filter(pl.col("baseline"))["f1"].max()
+    assert decision["best_baseline_score"] == pytest.approx(best_base)
+    assert decision["best_model_beats_best_baseline"] == (decision["best_model_score"] > best_base)
+    assert decision["candidate_is_baseline"] == (not decision["best_model_beats_best_baseline"])
 
 
-def test_best_nyc_model_beats_the_seasonal_mean(trained):
+def test_baselines_are_candidates_and_gains_are_against_the_best_one(trained):
     _, _, _, results = trained
-    comparison: pl.DataFrame = _output(results[NYC.name], NYC, "model_comparison")
-    baseline = comparison.filter(pl.col("model") == "seasonal_mean")["rmse"].item()
-    best = comparison.row(0, named=True)
-    assert best["model"] != "seasonal_mean" and best["rmse"] < baseline
-    assert comparison.height == len(NYC.candidates) + 3
+    for task in (FRANCE, NYC):
+        comparison: pl.DataFrame = _output(results[task.name], task, "model_comparison")
+        baselines = comparison.filter(pl.col("baseline"))
+        assert set(baselines["model"]) == {m for m, k in task.candidates.items() if k.baseline}, (
+            baselines["model"].to_list()
+        )
+        assert comparison.height == len(task.candidates) + task.top_k
+        metric = comparison[task.primary_metric].to_numpy()
+        best = (
+            baselines[task.primary_metric].max()
+            if task.greater_is_better
+            else baselines[task.primary_metric].min()
+        )
+        gain = (metric - best) if task.greater_is_better else (best - metric)
+        np.testing.assert_allclose(comparison["vs_best_baseline"].to_numpy(), gain / abs(best))
+        assert comparison.filter(pl.col("baseline"))["vs_best_baseline"].max() == pytest.approx(0)
 
 
 def test_rerun_on_the_same_data_keeps_the_champion(trained):
@@ -118,9 +149,10 @@ def test_rerun_on_the_same_data_keeps_the_champion(trained):
         rerun = defs.resolve_job_def(NYC.job_name).execute_in_process(
             instance=instance,
             asset_selection=[NYC.key("champion")],
+            partition_key=NYC_AS_OF[-1],
         )
-        decision = _output(rerun, NYC, "champion")
-        assert not decision["promoted"]
+        decision = _decision(rerun, NYC)
+        assert decision["newest"] and not decision["promoted"]
         assert decision["candidate_score"] == pytest.approx(decision["champion_score"])
         assert client.get_model_version_by_alias(NYC.name, "champion").version == before
 
@@ -148,13 +180,13 @@ def test_champion_loaded_from_the_registry_predicts_like_the_logged_candidate(tr
             assert list(X.columns) == task.feature_columns
             run = client.get_run(best["mlflow_run_id"])
             if task is FRANCE:
-                assert model.threshold == run.data.metrics["threshold"] == 0.5
+                assert model.threshold == run.data.metrics["threshold"]
             else:
                 assert model.h3_resolution == int(version.tags["h3_resolution"]) == 7
             # A raw record scores through the registered model as the API scores it with the
             # logged candidate's pipeline.
             record = champion_model.INPUT_EXAMPLES[task.name]
-            api = SimpleNamespace(pipeline=logged, threshold=0.5, h3_resolution=7)
+            api = SimpleNamespace(pipeline=logged, threshold=model.threshold, h3_resolution=7)
             if task is FRANCE:
                 expected = score_france(api, france_records(FRANCE_REQUEST.validate_python(record)))
             else:
@@ -166,7 +198,8 @@ def test_champion_loaded_from_the_registry_predicts_like_the_logged_candidate(tr
 def test_comparison_file_and_plots_metadata(trained):
     home, _, instance, _ = trained
     for task in (FRANCE, NYC):
-        assert (Path(home) / "storage" / task.name / "model_comparison.parquet").exists()
+        stored = Path(home) / "storage" / task.name / "model_comparison"
+        assert (stored / f"{NEWEST[task.name]}.parquet").exists()
         event = instance.get_latest_materialization_event(task.key("model_fits", "xgboost"))
         metadata = event.asset_materialization.metadata
         assert any(k.startswith("plot_") for k in metadata)
@@ -229,3 +262,73 @@ def test_comparison_table_and_plots_are_mlflow_artifacts(trained, tmp_path):
                         run_id=fit.run_id, artifact_path=path, dst_path=str(tmp_path / fit.run_id)
                     )
                     assert Path(local).read_bytes().startswith(PNG_SIGNATURE), path
+
+
+def test_each_as_of_partition_reads_only_the_days_before_its_week_and_the_week(trained):
+    _, _, instance, results = trained
+    for as_of in NYC_AS_OF:
+        ts = _output(results[NYC.name], NYC, "training_set", as_of=as_of)
+        week = [str(dt.date.fromisoformat(as_of) + dt.timedelta(days=i)) for i in range(7)]
+        assert ts.holdout_partitions == tuple(week)
+        assert ts.train_partitions and max(ts.train_partitions) < as_of
+        assert ts.partitions == (*ts.train_partitions, *week)
+        assert ts.train.get_column("date").max() < dt.date.fromisoformat(as_of)
+        assert sorted({str(d) for d in ts.holdout.get_column("date").unique()}) == week
+        assert ts.newest == (as_of == NYC_AS_OF[-1])
+        # Each partition's materialization carries its own window, not the run's.
+        event = instance.get_latest_materialization_event(NYC.key("training_set"))
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(NYC.key("training_set"), asset_partitions=[as_of]), limit=1
+        ).records
+        metadata = records[0].asset_materialization.metadata
+        assert metadata["holdout_partitions"].value == week, (as_of, event)
+    # 2023-01-09 trains on 2023-01-01..08 only: never on its own week or a later one.
+    first = _output(results[NYC.name], NYC, "training_set", as_of=NYC_AS_OF[0])
+    assert first.train_partitions == tuple(f"2023-01-0{d}" for d in range(1, 9))
+
+
+def test_a_backtest_partition_never_moves_the_alias(trained):
+    home, defs, instance, results = trained
+    older = _decision(results[NYC.name], NYC, as_of=NYC_AS_OF[0])
+    assert older["backtest"] and not older["promoted"] and older["decision"] == "backtest"
+    assert "not the newest" in older["reason"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ACCIDENT_ASSETS_HOME", str(home))
+        client = configure_mlflow()
+        before = client.get_model_version_by_alias(NYC.name, "champion")
+        versions = len(client.search_model_versions(f"name = '{NYC.name}'"))
+        # Re-judging the older week alone, even with no margin, is still a backtest.
+        rerun = defs.resolve_job_def(NYC.job_name).execute_in_process(
+            instance=instance,
+            asset_selection=[NYC.key("champion")],
+            partition_key=NYC_AS_OF[0],
+            run_config={"ops": {op_name(NYC.key("champion")): {"config": {"margin": 0.0}}}},
+        )
+        assert _decision(rerun, NYC)["backtest"]
+        after = client.get_model_version_by_alias(NYC.name, "champion")
+        assert after.version == before.version and after.tags["as_of"] == NYC_AS_OF[-1]
+        assert len(client.search_model_versions(f"name = '{NYC.name}'")) == versions
+
+
+def test_performance_history_covers_every_as_of_partition(trained):
+    home, _, instance, results = trained
+    history: pl.DataFrame = _output(results[NYC.name], NYC, "performance_history")
+    assert sorted(history["as_of"].unique()) == list(NYC_AS_OF)
+    per_partition = history.group_by("as_of").agg(pl.len(), pl.col("is_candidate").sum())
+    assert per_partition["len"].to_list() == [len(NYC.candidates) + NYC.top_k] * 2
+    assert per_partition["is_candidate"].to_list() == [1, 1]
+    promoted = history.filter(pl.col("promoted"))
+    assert promoted["as_of"].to_list() == [NYC_AS_OF[-1]]
+    metadata = instance.get_latest_materialization_event(
+        NYC.key("performance_history")
+    ).asset_materialization.metadata
+    backtest = {
+        r.data["model"]: r.data
+        for r in metadata["backtest"].value.records
+        if r.data["variant"] == "default"
+    }
+    lgbm = history.filter((pl.col("model") == "lightgbm") & (pl.col("variant") == "default"))
+    assert backtest["lightgbm"]["partitions"] == 2
+    assert backtest["lightgbm"]["mean"] == pytest.approx(lgbm["rmse"].mean(), abs=1e-5)
+    assert backtest["lightgbm"]["spread"] == pytest.approx(lgbm["rmse"].std(), abs=1e-5)
+    assert metadata["plot_history"].value.startswith("![history](data:image/png;base64,")
