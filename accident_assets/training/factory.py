@@ -18,7 +18,7 @@ from dagster_mlflow import end_mlflow_on_run_finished
 from accident_assets.resources import AssetStorage
 from accident_assets.serving.pyfunc import load as load_logged
 from accident_assets.training import champion as rules
-from accident_assets.training import champion_model, plots
+from accident_assets.training import champion_model, models, plots
 from accident_assets.training.fitting import FitResult, fit_default, plot_metadata, tune
 from accident_assets.training.models import ParamRange
 from accident_assets.training.sensors import build_retrain_sensor
@@ -486,7 +486,10 @@ def load_pipeline(model_uri: str) -> Any:
 
 
 def score_pipeline(spec: TaskSpec, pipeline: Any, X: Any, y: np.ndarray) -> float:
-    return spec.score(y, spec.predict(pipeline, X))[spec.primary_metric]
+    predicted = spec.predict(pipeline, X)
+    return spec.score(y, predicted, threshold=models.decision_threshold(pipeline))[
+        spec.primary_metric
+    ]
 
 
 def score_model(spec: TaskSpec, model_uri: str, X: Any, y: np.ndarray) -> float:

@@ -133,10 +133,10 @@ def test_logged_model_has_no_signature_and_pins_the_scoring_packages(mlflow_uri:
 
 
 def test_our_own_estimator_pins_what_its_module_imports() -> None:
-    """The seasonal-mean baseline unpickles from accident_assets.training, which imports Dagster."""
+    """The shrunk-rate baseline unpickles from accident_assets.training, which imports Dagster."""
     from accident_assets.training.models import NYC_MODELS
 
-    baseline = NYC_MODELS["seasonal_mean"].build({}, [], [])
+    baseline = NYC_MODELS["shrunk_rate"].build({}, [], [])
     assert any(r.startswith("dagster==") for r in champion_model.pip_requirements(baseline))
 
 
