@@ -1,5 +1,8 @@
 """Model candidates: each one ONE sklearn/imblearn ``Pipeline`` from the task's feature columns
 (a pandas DataFrame) to a prediction, with every fitted step (encoding, SMOTE, estimator) inside.
+Simple baselines (``ModelKind.baseline``) are candidates too, so the leaderboard shows what the
+real models gain over them; a classifier may state its own decision threshold
+(:func:`decision_threshold`).
 
 Parameters are Dagster ``Config`` classes whose defaults are the reference's (France xgboost:
 300 trees, learning rate .05, depth 5) trimmed where a default would make the sample run slow on
@@ -320,8 +323,8 @@ def _regression(encoding: ColumnTransformer | None, estimator: Any) -> Pipeline:
 
 
 def _baseline(estimator: Any) -> Pipeline:
-    """A baseline reads its few columns from the feature frame itself: no encoding, no SMOTE
-    (so serving leaves it to sklearn, which only does pandas lookups for it)."""
+    """A baseline that reads its few columns from the feature frame itself: no encoding, no SMOTE
+    (so serving has nothing to compile and leaves it to sklearn: a few pandas lookups)."""
     return Pipeline([("model", estimator)])
 
 
@@ -336,7 +339,8 @@ SMALL_LOGISTIC_NUMERIC = ("vma",)
 def small_logistic(params: Mapping[str, Any]) -> Pipeline:
     """Balanced logistic regression on :data:`SMALL_LOGISTIC_CATEGORICAL` (one-hot) and
     :data:`SMALL_LOGISTIC_NUMERIC` (scaled); the encoding drops every other column of the frame.
-    Balanced class weights instead of SMOTE: the same effect on the 0.5 threshold, no resampling."""
+    Balanced class weights instead of SMOTE: both move the 0.5 threshold toward the minority
+    class; weights do it without resampling, so the baseline stays cheap."""
     encoding = linear_encoding(SMALL_LOGISTIC_CATEGORICAL, SMALL_LOGISTIC_NUMERIC)
     encoding.set_params(remainder="drop")
     return Pipeline(

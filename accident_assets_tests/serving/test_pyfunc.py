@@ -140,6 +140,20 @@ def test_our_own_estimator_pins_what_its_module_imports() -> None:
     assert any(r.startswith("dagster==") for r in champion_model.pip_requirements(baseline))
 
 
+def test_a_served_class_prior_calls_every_record_priority() -> None:
+    """Served at the threshold training scored it at (its positive rate), the constant baseline
+    predicts what its holdout F1 assumed: everyone Priority."""
+    from accident_assets.training.models import FRANCE_MODELS, decision_threshold
+    from accident_assets.training.tasks import FRANCE as FRANCE_TASK
+
+    X, y = FRANCE_TASK.xy(reg.france_features())
+    pipeline = FRANCE_MODELS["class_prior"].build({}, [], []).fit(X, y)
+    served = AccidentModel("france_priority", pipeline, threshold=decision_threshold(pipeline))
+    got = served.predict(None, example("france_accidents.json"))
+    assert len(got) > 1 and (got["prediction"] == 1).all()
+    assert got["probability"].to_numpy() == pytest.approx(y.mean())
+
+
 def test_input_examples_are_the_examples_files() -> None:
     assert champion_model.INPUT_EXAMPLES["france_priority"] == example("france_flat_record.json")
     assert champion_model.INPUT_EXAMPLES["nyc_incidents"] == example("nyc_points.json")[0]
