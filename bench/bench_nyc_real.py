@@ -9,7 +9,8 @@ For each dataset of ``../shared/data/nyc_collisions/`` (the January 2023 citywid
 566-day Manhattan series 2022-01-02..2023-07-21), the NYC lane ingests every day through its
 ``csv_export`` source into a fresh state directory, then ``nyc_training_job`` runs once per
 holdout window (the last N days held out), and the RMSE and Poisson deviance of every model are
-compared with the seasonal-mean baseline (mean incidents per cell × weekday × hour of training).
+compared with the best simple baseline of that holdout (the lowest RMSE among ``zero``,
+``global_mean``, ``cell_mean`` and ``shrunk_rate``; see ``training/models.py``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def run(dataset: str, holdouts: list[int], trials: int, shared: Path) -> None:
     from accident_assets.resources import shared_resources
     from accident_assets.training import definitions as training
     from accident_assets.training.factory import op_name, run_config
+    from accident_assets.training.models import baseline_names
     from accident_assets.training.tasks import NYC
 
     instance = dg.DagsterInstance.get()
@@ -71,11 +73,13 @@ def run(dataset: str, holdouts: list[int], trials: int, shared: Path) -> None:
         )
         ts = result.output_for_node(op_name(NYC.key("training_set")))
         comparison: pl.DataFrame = result.output_for_node(op_name(NYC.key("model_comparison")))
-        base = comparison.filter(pl.col("model") == "seasonal_mean").row(0, named=True)
+        baselines = comparison.filter(pl.col("model").is_in(baseline_names(NYC.candidates)))
+        base = baselines.sort("rmse").row(0, named=True)
         print(
             f"\n## {dataset}, last {days} days held out ({ts.split}); train {ts.train.height} "
             f"cell-hours, holdout {ts.holdout.height} (mean {ts.holdout['incidents'].mean():.3f} "
-            f"incidents), {len(set(ts.train['cell']))} cells; job {time.perf_counter() - started:.0f} s\n"
+            f"incidents), {len(set(ts.train['cell']))} cells; job {time.perf_counter() - started:.0f} s; "
+            f"baseline: {base['model']}\n"
         )
         print(
             "| model | variant | RMSE | vs baseline | Poisson deviance | vs baseline | MAE | fit s |"

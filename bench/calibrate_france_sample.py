@@ -33,6 +33,7 @@ from accident_assets.france import sample  # noqa: E402
 from accident_assets.france.features import build_features  # noqa: E402
 from accident_assets.france.reader import TABLES, read_table  # noqa: E402
 from accident_assets.france.transforms import merge_accidents  # noqa: E402
+from accident_assets.training.models import decision_threshold  # noqa: E402
 from accident_assets.training.tasks import FRANCE, SplitConfig, split_france  # noqa: E402
 
 DEFAULT_REAL = ROOT.parent / "shared" / "data" / "france_baac" / "2021-first976"
@@ -54,7 +55,9 @@ def evaluate(train: pl.DataFrame, holdout: pl.DataFrame, names: list[str]) -> di
         X, y = FRANCE.xy(train)
         pipeline.fit(X, y)
         X_hold, y_hold = FRANCE.xy(holdout)
-        out[name] = FRANCE.score(y_hold, FRANCE.predict(pipeline, X_hold))
+        out[name] = FRANCE.score(
+            y_hold, FRANCE.predict(pipeline, X_hold), threshold=decision_threshold(pipeline)
+        )
     return out
 
 

@@ -40,7 +40,7 @@ SCORING_PACKAGES = (
     "holidays",
     "tzdata",
 )
-# Estimators of our own (the seasonal-mean baseline) unpickle from accident_assets.training,
+# Estimators of our own (the baselines, e.g. shrunk_rate) unpickle from accident_assets.training,
 # which imports Dagster (their parameter classes are Dagster configs).
 TRAINING_PACKAGES = ("dagster",)
 # One record of each kind from examples/ (a test keeps them equal): shown by the MLflow UI and

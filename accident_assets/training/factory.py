@@ -24,7 +24,7 @@ from dagster_mlflow import end_mlflow_on_run_finished
 from accident_assets.resources import AssetStorage
 from accident_assets.serving.pyfunc import load as load_logged
 from accident_assets.training import champion as rules
-from accident_assets.training import champion_model, history, plots
+from accident_assets.training import champion_model, history, models, plots
 from accident_assets.training.comparison import (
     beats,
     best_baseline,
@@ -682,7 +682,10 @@ def load_pipeline(model_uri: str) -> Any:
 
 
 def score_pipeline(spec: TaskSpec, pipeline: Any, X: Any, y: np.ndarray) -> float:
-    return spec.score(y, spec.predict(pipeline, X))[spec.primary_metric]
+    predicted = spec.predict(pipeline, X)
+    return spec.score(y, predicted, threshold=models.decision_threshold(pipeline))[
+        spec.primary_metric
+    ]
 
 
 def score_model(spec: TaskSpec, model_uri: str, X: Any, y: np.ndarray) -> float:

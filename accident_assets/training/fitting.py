@@ -19,7 +19,6 @@ import polars as pl
 from sklearn.model_selection import train_test_split
 
 from accident_assets.training import models, plots
-from accident_assets.training.metrics import CLASSIFICATION_THRESHOLD
 from accident_assets.training.tasks import TaskSpec, TrainingSet
 from accident_assets.training.tracking import MlflowTracking, as_params, log_model, log_png
 
@@ -49,7 +48,7 @@ def diagnostic_plots(
     out: dict[str, bytes] = {}
     if spec.kind == "classification":
         out["confusion_matrix"] = plots.confusion_matrix(
-            y, predicted, threshold=CLASSIFICATION_THRESHOLD
+            y, predicted, threshold=models.decision_threshold(pipeline)
         )
         if len(np.unique(y)) == 2:
             out["roc_pr_curves"] = plots.roc_pr_curves(y, predicted)
@@ -78,7 +77,8 @@ def _fit_evaluate(
     fit_time = time.perf_counter() - started
     X_hold, y_hold = spec.xy(holdout)
     predicted = spec.predict(pipeline, X_hold)
-    return pipeline, spec.score(y_hold, predicted), fit_time, y_hold, predicted
+    metrics = spec.score(y_hold, predicted, threshold=models.decision_threshold(pipeline))
+    return pipeline, metrics, fit_time, y_hold, predicted
 
 
 def _log_fit(

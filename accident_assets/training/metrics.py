@@ -40,15 +40,3 @@ def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, f
             skm.mean_poisson_deviance(y_true, np.clip(predicted, MIN_RATE, None))
         ),
     }
-
-
-def baseline_f1(y_true: np.ndarray) -> dict[str, float]:
-    """F1 of class 1 for the naive classifiers a model must beat: all-positive and
-    stratified-random (expected F1 = positive rate, since precision and recall both equal it)."""
-    rate = float(np.mean(np.asarray(y_true).astype(int)))
-    all_positive = 2 * rate / (1 + rate) if rate > 0 else 0.0
-    return {
-        "majority": 0.0 if rate < 0.5 else all_positive,
-        "all_positive": all_positive,
-        "stratified": rate,
-    }

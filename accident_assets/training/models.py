@@ -1,5 +1,8 @@
 """Model candidates: each one ONE sklearn/imblearn ``Pipeline`` from the task's feature columns
 (a pandas DataFrame) to a prediction, with every fitted step (encoding, SMOTE, estimator) inside.
+Simple baselines (``ModelKind.baseline``) are candidates too, so the leaderboard shows what the
+real models gain over them; a classifier may state its own decision threshold
+(:func:`decision_threshold`).
 
 Parameters are Dagster ``Config`` classes whose defaults are the reference's (France xgboost:
 300 trees, learning rate .05, depth 5) trimmed where a default would make the sample run slow on
@@ -18,8 +21,9 @@ import pandas as pd
 from imblearn.over_sampling import SMOTE
 from imblearn.pipeline import Pipeline as ImbPipeline
 from lightgbm import LGBMClassifier, LGBMRegressor
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.compose import ColumnTransformer
+from sklearn.dummy import DummyRegressor
 from sklearn.ensemble import (
     ExtraTreesRegressor,
     HistGradientBoostingRegressor,
@@ -32,6 +36,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from xgboost import XGBClassifier, XGBRegressor
+
+from accident_assets.training.metrics import CLASSIFICATION_THRESHOLD
 
 RANDOM_STATE = 42
 # Two cores on the reference machine; estimators use both, the executor runs steps in sequence.
@@ -109,8 +115,8 @@ class HistGradientBoostingParams(dg.Config):
     l2_regularization: float = 0.0
 
 
-class SeasonalMeanParams(dg.Config):
-    """No parameters: the mean of training incidents per cell × weekday × hour."""
+class NoParams(dg.Config):
+    """No parameters: the baselines that are pure statistics of the training target."""
 
 
 class ParamRange(dg.Config):
@@ -123,49 +129,137 @@ class ParamRange(dg.Config):
 
 
 # ---------------------------------------------------------------------------------------------
-# The seasonal-mean baseline, an estimator so that it is a leaderboard row like any other
+# Simple baselines: estimators so that each is a leaderboard row (and a servable model) like any
+# other. They read only the columns they need from the task's full feature frame.
+
+# A decision threshold for a final estimator that states none (scikit-learn's own predict).
+DEFAULT_DECISION_THRESHOLD = CLASSIFICATION_THRESHOLD
+# Below this between-group variance (rate units squared) a level is taken as homogeneous: its
+# groups pool (almost) completely into their parents, with a large but finite strength.
+MIN_BETWEEN_GROUP_VARIANCE = 1e-9
 
 
-class SeasonalMeanRegressor(RegressorMixin, BaseEstimator):
-    """Mean training target per (cell, weekday, hour): the NYC reference's baseline.
+class ClassPriorClassifier(ClassifierMixin, BaseEstimator):
+    """P(class 1) = the training positive rate for every row.
 
-    A combination unseen in training falls back to the mean per (cell, hour), then per cell, then
-    the global mean, so the baseline answers every row (e.g. a weekday absent from a short
-    training window).
+    Its decision threshold is that rate, so every row is predicted class 1: of all constant
+    predictions that one has the highest F1 (2p / (1 + p)); "nobody" would score 0. ROC AUC 0.5.
     """
 
-    def __init__(
-        self,
-        levels: Sequence[Sequence[str]] = (
-            ("cell", "weekday", "hour"),
-            ("cell", "hour"),
-            ("cell",),
-        ),
-    ) -> None:
-        self.levels = levels
+    def fit(self, X: pd.DataFrame, y: Any) -> ClassPriorClassifier:
+        self.classes_ = np.array([0, 1])
+        self.positive_rate_ = float(np.mean(np.asarray(y).astype(int)))
+        self.decision_threshold_ = self.positive_rate_
+        return self
 
-    def fit(self, X: pd.DataFrame, y: Any) -> SeasonalMeanRegressor:
-        frame = X.copy()
-        frame["__y"] = np.asarray(y, dtype=float)
-        self.global_mean_ = float(frame["__y"].mean())
-        self.tables_ = [
-            (list(keys), frame.groupby(list(keys), observed=True)["__y"].mean())
-            for keys in self.levels
-        ]
-        self.n_features_in_ = X.shape[1]
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "positive_rate_")
+        rate = np.full(len(X), self.positive_rate_)
+        return np.column_stack([1.0 - rate, rate])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= self.decision_threshold_).astype(int)
+
+
+def lookup(table: pd.Series, X: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    """``table`` (indexed by ``keys``) at each row of ``X``; NaN where the row's key is absent.
+    One hash lookup for all rows: this runs on every served request."""
+    if table.empty:
+        return np.full(len(X), np.nan)
+    rows = X[list(keys)]
+    index = pd.MultiIndex.from_frame(rows) if len(keys) > 1 else pd.Index(rows[keys[0]])
+    at = table.index.get_indexer(index)
+    values = table.to_numpy(dtype=float)[np.maximum(at, 0)]  # -1 (absent) masked below
+    return np.where(at >= 0, values, np.nan)
+
+
+class CellMeanRegressor(RegressorMixin, BaseEstimator):
+    """Mean training target per cell; a cell unseen in training gets the global mean."""
+
+    def __init__(self, key: str = "cell") -> None:
+        self.key = key
+
+    def fit(self, X: pd.DataFrame, y: Any) -> CellMeanRegressor:
+        target = pd.Series(np.asarray(y, dtype=float), index=X.index)
+        self.global_mean_ = float(target.mean())
+        self.means_ = target.groupby(X[self.key], observed=True).mean()
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "tables_")
-        out = np.full(len(X), np.nan)
-        for keys, table in self.tables_:
-            missing = np.isnan(out)
-            if not missing.any():
-                break
-            rows = X.loc[missing, keys]
-            index = pd.MultiIndex.from_frame(rows) if len(keys) > 1 else rows[keys[0]]
-            out[missing] = table.reindex(index).to_numpy()
-        out[np.isnan(out)] = self.global_mean_
+        check_is_fitted(self, "means_")
+        found = lookup(self.means_, X, [self.key])
+        return np.where(np.isnan(found), self.global_mean_, found)
+
+
+def poisson_gamma_strength(sums: np.ndarray, counts: np.ndarray, priors: np.ndarray) -> float:
+    """Method-of-moments prior strength k of a Poisson–Gamma model for one level of groups.
+
+    A group's observed rate r = sum / n varies around its prior p by the spread of true rates
+    (tau²) plus Poisson noise (p / n): tau² = mean((r - p)²) - mean(p / n). A Gamma prior of mean
+    p and variance tau² is worth k = p / tau² pseudo-observations (one k for the level: mean p).
+    """
+    rates = sums / counts
+    between = float(np.mean((rates - priors) ** 2) - np.mean(priors / counts))
+    return float(np.mean(priors)) / max(between, MIN_BETWEEN_GROUP_VARIANCE)
+
+
+def shrink(sums: np.ndarray, counts: np.ndarray, priors: np.ndarray, strength: float) -> np.ndarray:
+    """Posterior mean rate of each group: its data plus ``strength`` pseudo-observations of its
+    prior, so a group seen once stays near its parent and a dense one near its own mean."""
+    return (sums + strength * priors) / (counts + strength)
+
+
+def nested_levels(keys: Sequence[str]) -> list[tuple[str, ...]]:
+    """("cell", "hour", "weekday") -> [("cell",), ("cell", "hour"), ("cell", "hour", "weekday")]."""
+    return [tuple(keys[: i + 1]) for i in range(len(keys))]
+
+
+def _parent_estimates(index: pd.Index, parent: pd.Series | None, global_mean: float) -> np.ndarray:
+    """Each group's parent estimate: its key without the last column (the global mean on top)."""
+    if parent is None:
+        return np.full(len(index), global_mean)
+    return parent.reindex(index.droplevel(-1)).to_numpy(dtype=float)
+
+
+class ShrunkRateRegressor(RegressorMixin, BaseEstimator):
+    """Rates per cell × hour × weekday, each shrunk toward the next coarser level by empirical
+    Bayes (global -> cell -> cell × hour -> cell × hour × weekday).
+
+    At each level a group's estimate is (sum_y + k · prior) / (n + k), its prior the parent
+    group's estimate and k that level's :func:`poisson_gamma_strength` (``strengths_``). A
+    combination unseen in training takes its parent's estimate (an unseen cell the global mean).
+    Unlike an unshrunk mean per cell × weekday × hour, a cell-hour seen a few times does not
+    predict its few counts.
+    """
+
+    def __init__(self, keys: Sequence[str] = ("cell", "hour", "weekday")) -> None:
+        self.keys = keys
+
+    def fit(self, X: pd.DataFrame, y: Any) -> ShrunkRateRegressor:
+        target = pd.Series(np.asarray(y, dtype=float), index=X.index, name="y")
+        self.global_mean_ = float(target.mean())
+        self.levels_ = nested_levels(self.keys)
+        self.strengths_: dict[tuple[str, ...], float] = {}
+        self.estimates_: dict[tuple[str, ...], pd.Series] = {}
+        parent: pd.Series | None = None
+        for level in self.levels_:
+            groups = target.groupby([X[c] for c in level], observed=True).agg(["sum", "count"])
+            sums = groups["sum"].to_numpy(dtype=float)
+            counts = groups["count"].to_numpy(dtype=float)
+            priors = _parent_estimates(groups.index, parent, self.global_mean_)
+            strength = poisson_gamma_strength(sums, counts, priors)
+            parent = pd.Series(shrink(sums, counts, priors, strength), index=groups.index)
+            self.strengths_[level] = strength
+            self.estimates_[level] = parent
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "estimates_")
+        out = np.full(len(X), self.global_mean_)
+        # Coarse to fine: a finer level known for a row overrides its parent's estimate.
+        for level, estimates in self.estimates_.items():
+            found = lookup(estimates, X, level)
+            out = np.where(np.isnan(found), out, found)
         return out
 
 
@@ -228,18 +322,56 @@ def _regression(encoding: ColumnTransformer | None, estimator: Any) -> Pipeline:
     return Pipeline([*steps, ("model", estimator)])
 
 
+def _baseline(estimator: Any) -> Pipeline:
+    """A baseline that reads its few columns from the feature frame itself: no encoding, no SMOTE
+    (so serving has nothing to compile and leaves it to sklearn: a few pandas lookups)."""
+    return Pipeline([("model", estimator)])
+
+
+# The few features anyone would name first for "killed or hospitalised": where (``agg`` built-up
+# area or not, ``catr`` road class), how fast (``vma`` speed limit), who (``catu`` driver,
+# passenger or pedestrian) and with what (``catv_group`` e.g. two-wheeler, ``obsm_group`` the
+# mobile obstacle hit, e.g. a pedestrian). A model that cannot beat these is not worth its trees.
+SMALL_LOGISTIC_CATEGORICAL = ("agg", "catr", "catu", "catv_group", "obsm_group")
+SMALL_LOGISTIC_NUMERIC = ("vma",)
+
+
+def small_logistic(params: Mapping[str, Any]) -> Pipeline:
+    """Balanced logistic regression on :data:`SMALL_LOGISTIC_CATEGORICAL` (one-hot) and
+    :data:`SMALL_LOGISTIC_NUMERIC` (scaled); the encoding drops every other column of the frame.
+    Balanced class weights instead of SMOTE: both move the 0.5 threshold toward the minority
+    class; weights do it without resampling, so the baseline stays cheap."""
+    encoding = linear_encoding(SMALL_LOGISTIC_CATEGORICAL, SMALL_LOGISTIC_NUMERIC)
+    encoding.set_params(remainder="drop")
+    return Pipeline(
+        [
+            ("encode", encoding),
+            (
+                "model",
+                LogisticRegression(**params, class_weight="balanced", random_state=RANDOM_STATE),
+            ),
+        ]
+    )
+
+
 Builder = Callable[[Mapping[str, Any], Sequence[str], Sequence[str]], Any]
 
 
 @dataclass(frozen=True)
 class ModelKind:
-    """A candidate: its parameter Config, how to build its pipeline, its default search space."""
+    """A candidate: its parameter Config, how to build its pipeline, its default search space.
+    A baseline is a simple reference (not tuned) that the real models must beat."""
 
     name: str
     params: type[dg.Config]
     build: Builder
     search_space: Mapping[str, ParamRange]
     tunable: bool = True
+    baseline: bool = False
+
+
+def baseline_kind(name: str, params: type[dg.Config], build: Builder) -> ModelKind:
+    return ModelKind(name, params, build, {}, tunable=False, baseline=True)
 
 
 def _space(**dims: tuple[float, float, bool, bool]) -> dict[str, ParamRange]:
@@ -312,6 +444,12 @@ FRANCE_MODELS: dict[str, ModelKind] = {
         ),
         _space(C=(1e-3, 100.0, True, False)),
     ),
+    "class_prior": baseline_kind(
+        "class_prior", NoParams, lambda p, cat, num: _baseline(ClassPriorClassifier())
+    ),
+    "small_logistic": baseline_kind(
+        "small_logistic", LogisticRegressionParams, lambda p, cat, num: small_logistic(p)
+    ),
 }
 
 NYC_MODELS: dict[str, ModelKind] = {
@@ -365,12 +503,19 @@ NYC_MODELS: dict[str, ModelKind] = {
             l2_regularization=(1e-6, 10.0, True, False),
         ),
     ),
-    "seasonal_mean": ModelKind(
-        "seasonal_mean",
-        SeasonalMeanParams,
-        lambda p, cat, num: _regression(None, SeasonalMeanRegressor()),
-        {},
-        tunable=False,
+    "zero": baseline_kind(
+        "zero",
+        NoParams,
+        lambda p, cat, num: _baseline(DummyRegressor(strategy="constant", constant=0.0)),
+    ),
+    "global_mean": baseline_kind(
+        "global_mean", NoParams, lambda p, cat, num: _baseline(DummyRegressor(strategy="mean"))
+    ),
+    "cell_mean": baseline_kind(
+        "cell_mean", NoParams, lambda p, cat, num: _baseline(CellMeanRegressor())
+    ),
+    "shrunk_rate": baseline_kind(
+        "shrunk_rate", NoParams, lambda p, cat, num: _baseline(ShrunkRateRegressor())
     ),
 }
 
@@ -384,6 +529,18 @@ def suggest(trial: Any, space: Mapping[str, ParamRange]) -> dict[str, Any]:
         else:
             params[name] = trial.suggest_float(name, dim.low, dim.high, log=dim.log)
     return params
+
+
+def baseline_names(candidates: Mapping[str, ModelKind]) -> list[str]:
+    return [name for name, kind in candidates.items() if kind.baseline]
+
+
+def decision_threshold(pipeline: Any) -> float:
+    """The probability from which a fitted classifier pipeline predicts class 1: its final
+    estimator's ``decision_threshold_`` when it states one (e.g. :class:`ClassPriorClassifier`),
+    else 0.5. Holdout metrics, the confusion matrix and serving all decide at this value."""
+    estimator = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+    return float(getattr(estimator, "decision_threshold_", DEFAULT_DECISION_THRESHOLD))
 
 
 def feature_names(pipeline: Any) -> list[str]:

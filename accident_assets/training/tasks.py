@@ -24,7 +24,11 @@ from accident_assets.france import features as france_features
 from accident_assets.nyc import features as nyc_features
 from accident_assets.training import as_of, models
 from accident_assets.training.as_of import AsOfWindow
-from accident_assets.training.metrics import classification_metrics, regression_metrics
+from accident_assets.training.metrics import (
+    CLASSIFICATION_THRESHOLD,
+    classification_metrics,
+    regression_metrics,
+)
 
 
 class SplitConfig(dg.Config):
@@ -106,9 +110,13 @@ class TaskSpec:
             return pipeline.predict_proba(X)[:, 1]  # type: ignore[attr-defined]
         return np.asarray(pipeline.predict(X), dtype=float)  # type: ignore[attr-defined]
 
-    def score(self, y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    def score(
+        self, y: np.ndarray, predicted: np.ndarray, threshold: float = CLASSIFICATION_THRESHOLD
+    ) -> dict[str, float]:
+        """The holdout metrics; a classifier's at its decision threshold
+        (:func:`models.decision_threshold` of its pipeline)."""
         if self.kind == "classification":
-            return classification_metrics(y, predicted)
+            return classification_metrics(y, predicted, threshold)
         return regression_metrics(y, predicted)
 
 

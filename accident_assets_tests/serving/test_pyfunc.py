@@ -133,11 +133,25 @@ def test_logged_model_has_no_signature_and_pins_the_scoring_packages(mlflow_uri:
 
 
 def test_our_own_estimator_pins_what_its_module_imports() -> None:
-    """The seasonal-mean baseline unpickles from accident_assets.training, which imports Dagster."""
+    """The shrunk-rate baseline unpickles from accident_assets.training, which imports Dagster."""
     from accident_assets.training.models import NYC_MODELS
 
-    baseline = NYC_MODELS["seasonal_mean"].build({}, [], [])
+    baseline = NYC_MODELS["shrunk_rate"].build({}, [], [])
     assert any(r.startswith("dagster==") for r in champion_model.pip_requirements(baseline))
+
+
+def test_a_served_class_prior_calls_every_record_priority() -> None:
+    """Served at the threshold training scored it at (its positive rate), the constant baseline
+    predicts what its holdout F1 assumed: everyone Priority."""
+    from accident_assets.training.models import FRANCE_MODELS, decision_threshold
+    from accident_assets.training.tasks import FRANCE as FRANCE_TASK
+
+    X, y = FRANCE_TASK.xy(reg.france_features())
+    pipeline = FRANCE_MODELS["class_prior"].build({}, [], []).fit(X, y)
+    served = AccidentModel("france_priority", pipeline, threshold=decision_threshold(pipeline))
+    got = served.predict(None, example("france_accidents.json"))
+    assert len(got) > 1 and (got["prediction"] == 1).all()
+    assert got["probability"].to_numpy() == pytest.approx(y.mean())
 
 
 def test_input_examples_are_the_examples_files() -> None:

@@ -39,6 +39,12 @@ def _with_unseen_codes(X: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
     return odd
 
 
+def _without_encoding(pipeline: object) -> bool:
+    """A baseline that reads its columns itself (no "encode" step): sklearn (pandas lookups)
+    serves it; the baselines with an encoding (small_logistic) are compiled like the others."""
+    return "encode" not in pipeline.named_steps  # type: ignore[attr-defined]
+
+
 def _fit(kind: models.ModelKind, X: pd.DataFrame, y: np.ndarray, cat, num) -> object:
     params = {k: v for k, v in kind.params().model_dump().items() if v is not None}
     if "n_estimators" in params:
@@ -51,6 +57,11 @@ def test_every_france_candidate_scores_as_sklearn(name: str) -> None:
     X, y = _france()
     pipeline = _fit(models.FRANCE_MODELS[name], X, y, ff.CATEGORICAL_FEATURES, ff.NUMERIC_FEATURES)
     compiled = compile_pipeline(pipeline, X.dtypes.to_dict())
+    if _without_encoding(pipeline):
+        assert compiled is None
+        served = scoring.france_probabilities(pipeline, {c: X[c].to_numpy() for c in X})
+        np.testing.assert_allclose(served, pipeline.predict_proba(X)[:, 1])
+        return
     assert compiled is not None, name
     for rows in (X, _with_unseen_codes(X, ff.CATEGORICAL_FEATURES)):
         columns = {c: rows[c].to_numpy() for c in rows}
@@ -63,8 +74,10 @@ def test_every_nyc_candidate_scores_as_sklearn(name: str) -> None:
     X, y = _nyc()
     pipeline = _fit(models.NYC_MODELS[name], X, y, nf.CATEGORICAL_FEATURES, nf.NUMERIC_FEATURES)
     compiled = compile_pipeline(pipeline, X.dtypes.to_dict())
-    if name == "seasonal_mean":  # no encoding step: sklearn (pandas lookups) serves it
+    if _without_encoding(pipeline):
         assert compiled is None
+        served = scoring.nyc_expected(pipeline, {c: X[c].to_numpy() for c in X})
+        np.testing.assert_allclose(served, pipeline.predict(X))
         return
     assert compiled is not None, name
     for rows in (X, _with_unseen_codes(X, nf.CATEGORICAL_FEATURES)):

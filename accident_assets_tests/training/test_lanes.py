@@ -311,7 +311,7 @@ def test_a_backtest_partition_never_moves_the_alias(trained):
 
 
 def test_performance_history_covers_every_as_of_partition(trained):
-    home, _, instance, results = trained
+    _, _, instance, results = trained
     history: pl.DataFrame = _output(results[NYC.name], NYC, "performance_history")
     assert sorted(history["as_of"].unique()) == list(NYC_AS_OF)
     per_partition = history.group_by("as_of").agg(pl.len(), pl.col("is_candidate").sum())

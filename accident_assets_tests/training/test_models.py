@@ -1,32 +1,203 @@
-"""Pure pieces of the training lane: the seasonal-mean baseline, metrics, splits, fingerprints."""
+"""Pure pieces of the training lane: the simple baselines, decision thresholds, metrics, splits,
+fingerprints."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
 
-from accident_assets.training.metrics import baseline_f1, classification_metrics, regression_metrics
-from accident_assets.training.models import SeasonalMeanRegressor
+from accident_assets.france import features as ff
+from accident_assets.training import models
+from accident_assets.training.fitting import _fit_evaluate
+from accident_assets.training.metrics import classification_metrics, regression_metrics
 from accident_assets.training.tasks import (
-    SplitConfig,
+    FRANCE,
     fingerprint,
     nyc_feature_tags,
-    split_france,
-    split_nyc,
 )
+from accident_assets_tests.serving import registry as reg
 
 
-def test_seasonal_mean_falls_back_to_coarser_means():
-    X = pd.DataFrame({"cell": ["a", "a", "b", "b"], "weekday": [0, 1, 0, 0], "hour": [1, 1, 1, 2]})
-    model = SeasonalMeanRegressor().fit(X, [1, 3, 2, 4])
-    new = pd.DataFrame(
-        {"cell": ["a", "a", "b", "c"], "weekday": [0, 5, 3, 0], "hour": [1, 1, 2, 1]}
+def _build(candidates: dict[str, models.ModelKind], name: str) -> object:
+    kind = candidates[name]
+    return kind.build(kind.params().model_dump(), [], [])
+
+
+# ---------------------------------------------------------------------------------------------
+# France baselines
+
+
+def test_baselines_are_flagged_and_never_tuned():
+    for candidates in (models.FRANCE_MODELS, models.NYC_MODELS):
+        for kind in candidates.values():
+            assert not (kind.baseline and kind.tunable), kind.name
+    assert models.baseline_names(models.FRANCE_MODELS) == ["class_prior", "small_logistic"]
+    assert models.baseline_names(models.NYC_MODELS) == [
+        "zero",
+        "global_mean",
+        "cell_mean",
+        "shrunk_rate",
+    ]
+    assert "seasonal_mean" not in models.NYC_MODELS
+
+
+def test_class_prior_calls_everyone_priority_the_best_constant_f1():
+    y = np.array([1, 0, 0, 1, 0, 0, 0, 1, 0, 0])  # p = 0.3
+    X = pd.DataFrame({"anything": np.arange(len(y))})
+    pipeline = _build(models.FRANCE_MODELS, "class_prior").fit(X, y)
+    proba = pipeline.predict_proba(X)[:, 1]
+    threshold = models.decision_threshold(pipeline)
+    assert threshold == pytest.approx(0.3) and np.all(proba >= threshold)
+    m = classification_metrics(y, proba, threshold)
+    assert m["f1"] == pytest.approx(2 * 0.3 / 1.3) and m["recall"] == 1.0
+    assert m["roc_auc"] == pytest.approx(0.5) and m["threshold"] == pytest.approx(0.3)
+    assert FRANCE.score(y, proba, threshold=threshold) == m
+    assert pipeline.predict(X).tolist() == [1] * len(y)  # as serving decides: proba >= threshold
+    # At the fixed 0.5 the same model would call nobody Priority: the bug this guards.
+    assert classification_metrics(y, proba)["f1"] == 0
+
+
+def test_fits_are_scored_at_their_own_threshold():
+    frame = reg.france_features()
+    train, holdout = frame.head(600), frame.tail(300)
+    _, metrics, *_ = _fit_evaluate(FRANCE, FRANCE.candidates["class_prior"], {}, train, holdout)
+    q = float(holdout[ff.TARGET].mean())
+    assert metrics["threshold"] == pytest.approx(float(train[ff.TARGET].mean()))
+    assert metrics["f1"] == pytest.approx(2 * q / (1 + q)) and metrics["roc_auc"] == 0.5
+    kind = FRANCE.candidates["small_logistic"]
+    _, metrics, *_ = _fit_evaluate(FRANCE, kind, kind.params().model_dump(), train, holdout)
+    assert metrics["threshold"] == 0.5
+
+
+def test_small_logistic_reads_only_its_own_columns():
+    X, y = FRANCE.xy(reg.france_features())
+    used = [*models.SMALL_LOGISTIC_CATEGORICAL, *models.SMALL_LOGISTIC_NUMERIC]
+    assert set(used) <= set(ff.CATEGORICAL_FEATURES) | set(ff.NUMERIC_FEATURES)
+    rng = np.random.default_rng(0)
+    garbled = X.copy()
+    for column in X.columns.difference(used):
+        garbled[column] = rng.permutation(X[column].to_numpy())
+    kind = models.FRANCE_MODELS["small_logistic"]
+    params = kind.params().model_dump()
+    pipeline = kind.build(params, ff.CATEGORICAL_FEATURES, ff.NUMERIC_FEATURES).fit(X, y)
+    on_garbled = kind.build(params, ff.CATEGORICAL_FEATURES, ff.NUMERIC_FEATURES).fit(garbled, y)
+    expected = pipeline.predict_proba(X)
+    np.testing.assert_array_equal(pipeline.predict_proba(garbled), expected)
+    np.testing.assert_allclose(on_garbled.predict_proba(garbled), expected, rtol=0, atol=1e-12)
+    assert models.decision_threshold(pipeline) == 0.5
+    assert pipeline.named_steps["model"].class_weight == "balanced"
+    assert "smote" not in pipeline.named_steps
+
+
+# ---------------------------------------------------------------------------------------------
+# NYC baselines
+
+TINY = pd.DataFrame(
+    {
+        "cell": ["a", "a", "a", "a", "a", "b", "b"],
+        "hour": [1, 1, 1, 2, 2, 1, 2],
+        "weekday": [0, 0, 1, 0, 0, 0, 1],
+        "other": [9.0] * 7,  # a feature the baselines must ignore
+    }
+)
+TINY_Y = np.array([4, 4, 1, 0, 1, 0, 1], dtype=float)
+
+
+def test_constant_and_cell_means_are_exact():
+    new = pd.DataFrame({"cell": ["a", "b", "z"], "hour": [5, 5, 5], "weekday": [3, 3, 3]})
+    fitted = {
+        name: _build(models.NYC_MODELS, name).fit(TINY, TINY_Y)
+        for name in models.NYC_MODELS
+        if name in ("zero", "global_mean", "cell_mean")
+    }
+    np.testing.assert_array_equal(fitted["zero"].predict(new), [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(fitted["global_mean"].predict(new), [11 / 7] * 3)
+    np.testing.assert_allclose(fitted["cell_mean"].predict(new), [10 / 5, 1 / 2, 11 / 7])
+
+
+def _shrunk_level(groups: list[tuple[int, float, float]]) -> tuple[float, list[float]]:
+    """The textbook Poisson–Gamma moments, written out on (n, sum, prior) per group."""
+    between = sum((s / n - p) ** 2 for n, s, p in groups) / len(groups) - sum(
+        p / n for n, s, p in groups
+    ) / len(groups)
+    assert between > 0.1  # the tiny frame is chosen so no level is clipped
+    k = sum(p for _, _, p in groups) / len(groups) / between
+    return k, [(s + k * p) / (n + k) for n, s, p in groups]
+
+
+def _tiny_by_hand() -> tuple[list[float], dict[tuple, float]]:
+    m = 11 / 7
+    k1, (a, b) = _shrunk_level([(5, 10, m), (2, 1, m)])
+    k2, (a1, a2, b1, b2) = _shrunk_level([(3, 9, a), (2, 1, a), (1, 0, b), (1, 1, b)])
+    k3, (a10, a11, a20, b10, b21) = _shrunk_level(
+        [(2, 8, a1), (1, 1, a1), (2, 1, a2), (1, 0, b1), (1, 1, b2)]
     )
-    np.testing.assert_allclose(model.predict(new), [1.0, 2.0, 4.0, 2.5])
+    estimates = {
+        ("a",): a, ("b",): b, ("a", 1): a1, ("a", 2): a2, ("b", 1): b1, ("b", 2): b2,
+        ("a", 1, 0): a10, ("a", 1, 1): a11, ("a", 2, 0): a20, ("b", 1, 0): b10, ("b", 2, 1): b21,
+    }  # fmt: skip
+    return [k1, k2, k3], estimates
+
+
+def test_shrunk_rate_is_the_closed_formula_on_a_tiny_frame():
+    model = _build(models.NYC_MODELS, "shrunk_rate").fit(TINY, TINY_Y).named_steps["model"]
+    strengths, by_hand = _tiny_by_hand()
+    assert list(model.strengths_) == [("cell",), ("cell", "hour"), ("cell", "hour", "weekday")]
+    np.testing.assert_allclose(list(model.strengths_.values()), strengths, rtol=1e-12)
+    np.testing.assert_allclose(
+        model.predict(TINY), [by_hand[tuple(r)] for r in TINY[["cell", "hour", "weekday"]].values]
+    )
+
+
+def test_shrunk_rate_falls_back_to_the_parent_of_what_it_never_saw():
+    model = _build(models.NYC_MODELS, "shrunk_rate").fit(TINY, TINY_Y)
+    _, by_hand = _tiny_by_hand()
+    new = pd.DataFrame(
+        {
+            "cell": ["a", "a", "b", "z"],
+            "hour": np.array([1, 7, 2, 1], dtype=np.int16),  # served types need not be training's
+            "weekday": np.array([6, 0, 1, 0], dtype=np.int16),
+        }
+    )
+    expected = [by_hand[("a", 1)], by_hand[("a",)], by_hand[("b", 2, 1)], 11 / 7]
+    np.testing.assert_allclose(model.predict(new), expected)
+
+
+def _poisson_cells(
+    rates: np.ndarray, rows_per_cell: int, seed: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Cells with their own Poisson rate, the same at every hour and weekday."""
+    rng = np.random.default_rng(seed)
+    cell = np.repeat([f"c{i}" for i in range(len(rates))], rows_per_cell)
+    hour = np.tile(np.arange(rows_per_cell) % 24, len(rates))
+    weekday = np.tile(np.arange(rows_per_cell) // 24 % 7, len(rates))
+    y = rng.poisson(np.repeat(rates, rows_per_cell)).astype(float)
+    return pd.DataFrame({"cell": cell, "hour": hour, "weekday": weekday}), y
+
+
+def test_a_dense_cell_keeps_its_mean_and_a_cell_seen_once_is_pulled_to_its_parent():
+    rates = np.random.default_rng(1).gamma(4.0, 0.25, 30)  # mean 1, sd 0.5 between cells
+    X, y = _poisson_cells(rates, 24 * 7 * 3, seed=2)
+    once = pd.DataFrame({"cell": ["once"], "hour": [3], "weekday": [2]})
+    X, y = pd.concat([X, once], ignore_index=True), np.append(y, 3.0)
+    model = _build(models.NYC_MODELS, "shrunk_rate").fit(X, y).named_steps["model"]
+    dense = X["cell"] == "c0"
+    assert np.abs(model.predict(X[dense]) - y[dense.to_numpy()].mean()).max() < 0.05
+    estimate = model.predict(once)[0]
+    assert model.global_mean_ < estimate < 3.0
+    assert estimate - model.global_mean_ < (3.0 - model.global_mean_) / 2
+
+
+def test_shrinkage_is_stronger_when_groups_are_alike():
+    alike = _poisson_cells(np.ones(40), 100, seed=3)
+    unlike = _poisson_cells(np.random.default_rng(4).gamma(1.0, 1.0, 40), 100, seed=3)
+    k = {
+        name: models.ShrunkRateRegressor().fit(*data).strengths_[("cell",)]
+        for name, data in (("alike", alike), ("unlike", unlike))
+    }
+    assert k["alike"] > 10 * k["unlike"] and 0 < k["unlike"] < 10
 
 
 def test_metrics():
@@ -35,27 +206,6 @@ def test_metrics():
     assert m["threshold"] == 0.5
     r = regression_metrics(np.array([0, 1, 2]), np.array([0.0, 1.0, 2.0]))
     assert r["rmse"] == 0 and r["mae"] == 0 and r["poisson_deviance"] == pytest.approx(0, abs=1e-4)
-    naive = baseline_f1(np.array([1, 0, 0, 0]))
-    assert naive["majority"] == 0 and naive["all_positive"] == pytest.approx(0.4)
-
-
-def test_france_split_latest_year_or_stratified():
-    frame = pl.DataFrame({"year": [2021] * 10 + [2022] * 5, "priority": [0, 1] * 7 + [1]})
-    train, test, how = split_france(frame, ("2021", "2022"), SplitConfig())
-    assert set(test["year"]) == {2022} and train.height == 10 and "2022" in how
-    one = frame.filter(pl.col("year") == 2021)
-    train, test, how = split_france(one, ("2021",), SplitConfig())
-    assert (train.height, test.height) == (7, 3) and test["priority"].sum() in (1, 2)
-
-
-def test_nyc_split_last_days_and_clear_error_when_too_short():
-    days = [dt.date(2023, 1, d) for d in range(1, 11)]
-    frame = pl.DataFrame({"date": days})
-    keys = tuple(d.isoformat() for d in days)
-    train, hold, _ = split_nyc(frame, keys, SplitConfig(validation_days=3))
-    assert hold["date"].min() == dt.date(2023, 1, 8) and train.height == 7
-    with pytest.raises(ValueError, match="10 day"):
-        split_nyc(frame, keys, SplitConfig(validation_days=14))
 
 
 def test_fingerprint_changes_with_content_not_with_order():
