@@ -67,9 +67,19 @@ def retrain_check(
             return RetrainCheck(
                 False, f"the champion was trained as of {newest} on the same partitions", newest
             )
-    new = sorted(set(versions) - set(previous)) if last.get("as_of") else sorted(versions)
-    what = f"{len(revised)} revised partition(s)" if revised else f"as-of {newest} is new"
-    return RetrainCheck(True, what, newest, versions, sorted({*new, *revised}))
+    if previous:
+        known = set(previous)
+    elif champion is not None:
+        known = set(filter(None, champion.get("trained_on_partitions", "").split(",")))
+    else:
+        known = set()
+    new = sorted({*(set(versions) - known), *revised})
+    what = (
+        f"{len(revised)} revised partition(s) in the window of as-of {newest}"
+        if revised
+        else f"as-of {newest} is new ({len(new)} new partition(s))"
+    )
+    return RetrainCheck(True, what, newest, versions, new)
 
 
 def champion_tags(tracking: MlflowTracking, task: str) -> dict[str, str] | None:

@@ -228,7 +228,8 @@ def test_comparison_table_and_plots_are_mlflow_artifacts(trained, tmp_path):
             experiment = client.get_experiment_by_name(task.name)
             [comparison_run] = client.search_runs(
                 [experiment.experiment_id],
-                f"tags.kind = 'model_comparison' AND tags.dagster_run_id = '{result.run_id}'",
+                f"tags.kind = 'model_comparison' AND tags.dagster_run_id = '{result.run_id}' "
+                f"AND tags.as_of = '{NEWEST[task.name]}'",
             )
             run_id = comparison_run.info.run_id
             logged = {a.path for a in client.list_artifacts(run_id)}

@@ -29,29 +29,38 @@ def versions(keys: list[str], version: str = "v1") -> dict[str, str]:
     return dict.fromkeys(keys, version)
 
 
-def test_retrain_check_rules():
-    days = versions([f"2023-01-{d:02d}" for d in range(1, 23)])
-    days = list(days)
-    assert not retrain_check(versions(days[:10]), None, None, min_new=7, min_total=15).request
-    assert retrain_check(versions(days[:15]), None, None, min_new=7, min_total=15).request
-    assert not retrain_check(versions(days[:21]), days[:15], None, min_new=7, min_total=15).request
-    check = retrain_check(versions(days[:22]), days[:15], None, min_new=7, min_total=15)
-    assert check.request and check.new_partitions == days[15:22]
-    # Already requested for this data (and the retrain kept the old champion): not again.
-    assert not retrain_check(
-        versions(days[:22]), days[:15], days[:22], min_new=7, min_total=15
+def _days(count: int, first: dt.date = dt.date(2023, 1, 1)) -> list[str]:
+    return [(first + dt.timedelta(days=i)).isoformat() for i in range(count)]
+
+
+def test_retrain_check_asks_for_the_newest_as_of_partition_once_per_data_version():
+    days = _days(22)  # Sunday 2023-01-01 .. Sunday 2023-01-22
+    # 8 days: no complete week with 7 training days before it.
+    assert not retrain_check(NYC, versions(days[:8]), None, None).request
+    first = retrain_check(NYC, versions(days[:15]), None, None)
+    assert first.request and first.as_of == "2023-01-09" and first.new_partitions == days[:15]
+    cursor = {"as_of": first.as_of, "versions": first.versions}
+    assert not retrain_check(NYC, versions(days[:21]), None, cursor).request  # week incomplete
+    second = retrain_check(NYC, versions(days[:22]), None, cursor)
+    assert second.request and second.as_of == "2023-01-16"
+    assert second.new_partitions == days[15:22]
+    cursor = {"as_of": second.as_of, "versions": second.versions}
+    assert not retrain_check(NYC, versions(days[:22]), None, cursor).request
+    # Revised days inside the window are new data; the same versions are not.
+    revised = {**versions(days[:22]), **versions(days[3:6], "v2")}
+    check = retrain_check(NYC, revised, None, cursor)
+    assert check.request and check.as_of == "2023-01-16" and check.new_partitions == days[3:6]
+    # A champion trained as of the newest week on the same days needs no retrain.
+    champion = {"as_of": "2023-01-16", "trained_on_partitions": ",".join(days[:22])}
+    assert not retrain_check(NYC, versions(days[:22]), champion, None).request
+    assert retrain_check(
+        NYC, versions(days[:22]), {**champion, "as_of": "2023-01-09"}, None
     ).request
-    assert retrain_check(versions(["2021", "2022"]), ["2021"], None, min_new=1, min_total=1).request
-    assert not retrain_check(versions(["2021"]), ["2021"], None, min_new=1, min_total=1).request
-    # Seven days revised since the last request are new data; the same versions are not.
-    revised = {**versions(days[:22]), **versions(days[8:15], "v2")}
-    check = retrain_check(revised, days[:22], versions(days[:22]), min_new=7, min_total=15)
-    assert check.request and check.new_partitions == days[8:15]
-    assert not retrain_check(revised, days[:22], revised, min_new=7, min_total=15).request
-    # An older cursor (a plain list) still works.
-    assert not retrain_check(
-        versions(days[:22]), days[:15], days[:22], min_new=7, min_total=15
-    ).request
+    # France: the newest year, once.
+    check = retrain_check(FRANCE, versions(["2021", "2022"]), None, None)
+    assert check.request and check.as_of == "2022"
+    done = {"as_of": "2022", "trained_on_partitions": "2021,2022"}
+    assert not retrain_check(FRANCE, versions(["2021", "2022"]), done, None).request
 
 
 def _store(asset: dg.AssetKey, keys: list[str], value: int = 1) -> None:
@@ -65,7 +74,7 @@ def _store(asset: dg.AssetKey, keys: list[str], value: int = 1) -> None:
             write_parquet_atomic(frame, asset_storage_path(root, asset) / f"{key}.parquet")
 
 
-def _champion(task: str, partitions: list[str]) -> None:
+def _champion(task: str, as_of: str, partitions: list[str]) -> None:
     client = configure_mlflow()
     with MlflowTracking().start_run(task, "dummy", {}) as run:
         info = mlflow.sklearn.log_model(
@@ -76,7 +85,7 @@ def _champion(task: str, partitions: list[str]) -> None:
         task,
         info.model_uri,
         run.info.run_id,
-        {"trained_on_partitions": ",".join(partitions)},
+        {"as_of": as_of, "trained_on_partitions": ",".join(partitions)},
     )
 
 
@@ -92,23 +101,25 @@ def _evaluate(sensor: dg.SensorDefinition, cursor: str | None):
     return result, context.cursor
 
 
-def test_nyc_sensor_requests_training_after_seven_new_days_only(state_home: Path):
+def test_nyc_sensor_requests_the_newest_week_when_it_completes_and_never_on_unchanged_data(
+    state_home: Path,
+):
     sensor = build_retrain_sensor(NYC)
-    days = [(dt.date(2023, 1, 1) + dt.timedelta(days=i)).isoformat() for i in range(22)]
+    days = _days(22)
     _store(NYC.feature_asset, days[:15])
-    _champion(NYC.name, days[:15])
+    _champion(NYC.name, "2023-01-09", days[:15])
 
     result, cursor = _evaluate(sensor, None)
+    assert isinstance(result, dg.SkipReason) and "same partitions" in result.skip_message
+
+    _store(NYC.feature_asset, days[15:21])  # six days of the next week: not yet
+    result, cursor = _evaluate(sensor, cursor)
     assert isinstance(result, dg.SkipReason)
 
-    _store(NYC.feature_asset, days[15:21])  # six new days: not yet
-    result, cursor = _evaluate(sensor, cursor)
-    assert isinstance(result, dg.SkipReason) and "6 new" in result.skip_message
-
-    _store(NYC.feature_asset, days[21:])  # the seventh
+    _store(NYC.feature_asset, days[21:])  # the week is complete
     result, cursor = _evaluate(sensor, cursor)
     assert isinstance(result, dg.RunRequest)
-    assert result.job_name in (None, NYC.job_name) and sensor.job_name == "nyc_training_job"
+    assert result.partition_key == "2023-01-16" and sensor.job_name == "nyc_training_job"
     assert result.tags["new_partitions"].split(",") == days[15:22]
 
     result, _ = _evaluate(sensor, cursor)  # unchanged data, e.g. the retrain kept the champion
@@ -118,17 +129,18 @@ def test_nyc_sensor_requests_training_after_seven_new_days_only(state_home: Path
     assert isinstance(_evaluate(sensor, cursor)[0], dg.SkipReason)
     _store(NYC.feature_asset, days[:7], value=2)  # seven days revised by late reports
     result, cursor = _evaluate(sensor, cursor)
-    assert isinstance(result, dg.RunRequest)
+    assert isinstance(result, dg.RunRequest) and result.partition_key == "2023-01-16"
     assert result.tags["new_partitions"].split(",") == days[:7]
 
 
 def test_france_sensor_requests_training_for_a_new_year(state_home: Path):
     sensor = build_retrain_sensor(FRANCE)
     _store(FRANCE.feature_asset, ["2021"])
-    _champion(FRANCE.name, ["2021"])
+    _champion(FRANCE.name, "2021", ["2021"])
     result, cursor = _evaluate(sensor, None)
     assert isinstance(result, dg.SkipReason)
     _store(FRANCE.feature_asset, ["2022"])
     result, cursor = _evaluate(sensor, cursor)
     assert isinstance(result, dg.RunRequest) and sensor.job_name == "france_training_job"
+    assert result.partition_key == "2022"
     assert isinstance(_evaluate(sensor, cursor)[0], dg.SkipReason)
