@@ -29,6 +29,8 @@ def _commands() -> None:
 
 FRANCE_SAMPLE_YEARS = ["2021", "2022"]
 NYC_SAMPLE_START = dt.date(2023, 1, 1)
+# Weekly as-of partitions judged in the NYC backtest (the last is the newest, the rest backtests).
+NYC_BACKTEST_WEEKS = 4
 
 
 def _instance() -> dg.DagsterInstance:
@@ -69,13 +71,39 @@ def _execute(name: str, instance: dg.DagsterInstance, **kwargs) -> None:
         raise typer.Exit(code=1)
 
 
+def backtest_weeks(first_day: dt.date, last_day: dt.date, weeks: int) -> tuple[str, str]:
+    """The first and last of the ``weeks`` newest as-of weeks the ingested days allow."""
+    from accident_assets.nyc.partitions import days_between, key_of
+    from accident_assets.training.tasks import NYC, SplitConfig
+
+    stored = [key_of(d) for d in days_between(first_day, last_day)]
+    config = SplitConfig()
+    newest = NYC.newest(stored, config.training_days, config.min_training_days)
+    if newest is None:
+        raise typer.BadParameter(f"{first_day}..{last_day} holds no complete as-of week")
+    keys = NYC.as_of.get_partition_keys()
+    last = keys.index(newest)
+    first = max(0, last - weeks + 1)
+    while first < last:  # the oldest weeks need their minimum of training days
+        try:
+            NYC.window(keys[first], stored, config.training_days, config.min_training_days)
+            break
+        except ValueError:
+            first += 1
+    return keys[first], newest
+
+
 @app.command("run-all")
 def run_all(
-    nyc_days: int = typer.Option(28, help="sample days of NYC crashes to ingest, from 2023-01-01"),
+    nyc_days: int = typer.Option(
+        36, help="sample days of NYC crashes to ingest, from 2023-01-01 (36: 4 weeks to backtest)"
+    ),
 ) -> None:
-    """Ingest both lanes on the sample data, train every model, crown a champion per task."""
+    """Ingest both lanes on the sample data, train every model, crown a champion per task, and
+    backtest the NYC lane over its newest weekly as-of partitions."""
     instance = _instance()
     last_day = NYC_SAMPLE_START + dt.timedelta(days=nyc_days - 1)
+    first_week, newest_week = backtest_weeks(NYC_SAMPLE_START, last_day, NYC_BACKTEST_WEEKS)
     steps: list[tuple[str, Callable[[], None]]] = [
         *[
             (
@@ -95,8 +123,23 @@ def run_all(
                 },
             ),
         ),
-        ("france_training_job", lambda: _execute("france_training_job", instance)),
-        ("nyc_training_job", lambda: _execute("nyc_training_job", instance)),
+        (
+            f"france_training_job {FRANCE_SAMPLE_YEARS[-1]}",
+            lambda: _execute(
+                "france_training_job", instance, partition_key=FRANCE_SAMPLE_YEARS[-1]
+            ),
+        ),
+        (
+            f"nyc_training_job {first_week}...{newest_week}",
+            lambda: _execute(
+                "nyc_training_job",
+                instance,
+                tags={
+                    "dagster/asset_partition_range_start": first_week,
+                    "dagster/asset_partition_range_end": newest_week,
+                },
+            ),
+        ),
     ]
     started = time.monotonic()
     with tqdm(steps, unit="run", desc="accident_assets") as bar:
@@ -118,16 +161,38 @@ def _summary(seconds: float) -> str:
             f"{k}={int(v)}" if float(v).is_integer() else f"{k}={v:.4g}"
             for k, v in sorted(metrics.items())
         )
-        lines.append(f"  {task}: version {version.version} ({shown})")
+        as_of = (version.tags or {}).get("as_of", "?")
+        lines.append(f"  {task}: version {version.version}, as of {as_of} ({shown})")
+    lines += _backtest_lines()
     lines += [
         "",
         "Where to look:",
         "  Dagster UI:   make dev        -> http://127.0.0.1:3000 (runs, asset metadata, checks, plots)",
         "  MLflow UI:    make mlflow-ui  -> http://127.0.0.1:5000 (runs, plots, registry)",
-        f"  Comparisons:  {settings.storage_root()}/<task>/model_comparison.parquet",
+        f"  Comparisons:  {settings.storage_root()}/<task>/model_comparison/<as-of>.parquet",
+        f"  History:      {settings.storage_root()}/<task>/performance_history.parquet",
         "  Predictions:  make api, or .venv/bin/predict --task france_priority examples/france_flat_record.json",
     ]
     return "\n".join(lines)
+
+
+def _backtest_lines() -> list[str]:
+    """The NYC backtest from its performance history: mean ± spread per model, best first."""
+    import polars as pl
+
+    from accident_assets.training import history
+    from accident_assets.training.tasks import NYC
+
+    path = f"{settings.storage_root()}/{NYC.name}/performance_history.parquet"
+    frame = pl.read_parquet(path)
+    summary = history.backtest_summary(NYC, frame)
+    weeks = sorted(frame["as_of"].unique())
+    lines = [
+        "",
+        f"NYC backtest over {len(weeks)} weekly as-of partitions ({weeks[0]}..{weeks[-1]}), "
+        f"{NYC.primary_metric} mean ± spread, gain against the best baseline of each week:",
+    ]
+    return lines + [f"  {line}" for line in history.summary_lines(NYC, summary)]
 
 
 def main() -> None:
