@@ -26,6 +26,11 @@ NUMERIC_TEST = "wasserstein"
 CATEGORICAL_TEST = "jensenshannon"
 COLUMN_THRESHOLD = 0.1
 SAMPLE_SEED = 0
+# Evidently's names of its tests, as shown in the table.
+TEST_NAMES = {
+    NUMERIC_TEST: "Wasserstein distance (normed)",
+    CATEGORICAL_TEST: "Jensen-Shannon distance",
+}
 DEFAULT_MAX_REFERENCE_ROWS = 20_000
 
 TABLE_SCHEMA = {
@@ -109,7 +114,7 @@ def column_drift(
             {
                 "column": config["column"],
                 "kind": "categorical" if config["column"] in categorical else "numeric",
-                "test": str(config["method"]),
+                "test": TEST_NAMES.get(str(config["method"]), str(config["method"])),
                 "score": score,
                 "threshold": float(config["threshold"]),
                 # Evidently's rule for its distance tests: drifted when distance >= threshold.
