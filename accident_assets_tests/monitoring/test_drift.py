@@ -64,6 +64,7 @@ def test_a_changed_category_share_and_scaled_numbers_drift_by_name() -> None:
     row = report.table.filter(pl.col("column") == "lum").row(0, named=True)
     assert row["kind"] == "categorical" and row["score"] >= row["threshold"] == 0.1
     assert report.exceeds(0.0) and not report.exceeds(0.3)
+    assert not report.exceeds(report.share_drifted)  # warns above the share, not at it
 
 
 def test_nyc_hours_shifted_drift_and_the_share_crosses_the_threshold() -> None:
