@@ -11,7 +11,6 @@
 Both skip (nothing is materialized) when there is no champion, as the batch predictions do.
 """
 
-
 import datetime as dt
 from collections.abc import Iterator
 
