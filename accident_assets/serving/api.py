@@ -18,6 +18,9 @@ Where the work runs:
   separate limiter keeps the rest of the API (``/v1/models/refresh`` uses FastAPI's default pool)
   from queueing behind scoring. Excess requests wait as cheap coroutines, not threads. The
   response is serialized in the worker too, so a large answer never stalls the loop.
+- ``GET /v1/forecast/nyc_incidents/{date}`` reads a stored forecast (one Parquet file, with
+  pyarrow, not polars) in FastAPI's default thread pool, so a slow store never holds the loop and
+  never queues behind scoring.
 - Bodies are limited to ``ACCIDENT_ASSETS_MAX_BODY_BYTES`` (default 2 MiB) by ``BodySizeLimit``,
   a pure-ASGI middleware: 413 up front from ``Content-Length``, or as soon as a streamed
   (chunked) body passes the limit.

@@ -25,14 +25,6 @@ from accident_assets.resources import shared_resources
 from accident_assets.training.metrics import capture_share
 from accident_assets_tests.serving import registry as reg
 
-# The champion's mlflow_uri fixture and friends live in the serving tests' conftest.
-from accident_assets_tests.serving.conftest import (  # noqa: F401
-    champions_registry,
-    empty_mlflow,
-    empty_registry,
-    mlflow_uri,
-)
-
 DAY = dt.date(2023, 1, 9)  # the day after the champion's training week
 KEY = DAY.isoformat()
 
@@ -151,8 +143,10 @@ def test_forecast_before_the_day_then_its_accuracy(mlflow_uri: str) -> None:
     assert got["incidents"] == sum(y) > 0
     assert got["expected_incidents"] == pytest.approx(sum(mu))
     assert got["poisson_deviance"] == pytest.approx(deviance)
-    assert got["rmse"] == pytest.approx(math.sqrt(sum((t - m) ** 2 for t, m in zip(y, mu)) / n))
-    assert got["mae"] == pytest.approx(sum(abs(t - m) for t, m in zip(y, mu)) / n)
+    assert got["rmse"] == pytest.approx(
+        math.sqrt(sum((t - m) ** 2 for t, m in zip(y, mu, strict=True)) / n)
+    )
+    assert got["mae"] == pytest.approx(sum(abs(t - m) for t, m in zip(y, mu, strict=True)) / n)
     assert got["capture_top5"] == pytest.approx(hand_capture(y, mu, 0.05))
     assert got["capture_top1"] == pytest.approx(hand_capture(y, mu, 0.01))
     meta = metadata(result, fc.ACCURACY)
