@@ -248,3 +248,28 @@ def test_definitions_load_beside_the_code_location() -> None:
     for key in (fc.FORECAST, fc.ACCURACY):
         assert graph.get(key).group_name == "nyc_incidents_forecast"
     assert merged.resolve_schedule_def("nyc_forecast_schedule").job_name == "nyc_forecast_job"
+
+
+def test_predict_command_takes_a_start_and_an_end(mlflow_uri: str) -> None:
+    """Start/end is one NYC request shape for every client; the command expands it too."""
+    import json
+    from pathlib import Path
+
+    import h3
+    from typer.testing import CliRunner
+
+    from accident_assets.serving.cli import app
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "nyc_start_end.json"
+    result = CliRunner().invoke(app, ["--task", "nyc_incidents", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    request = json.loads(path.read_text())
+    start, end = (
+        h3.latlng_to_cell(request[k]["lat"], request[k]["lon"], 7) for k in ("start", "end")
+    )
+    assert [p["cell"] for p in body["predictions"]] == list(h3.grid_path_cells(start, end))
+    assert body["path"]["cutoff"] == request["cutoff"]
+    assert body["path"]["above_cutoff"] == [
+        p for p in body["predictions"] if p["expected_incidents"] > request["cutoff"]
+    ]
