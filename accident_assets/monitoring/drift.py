@@ -126,7 +126,7 @@ def column_drift(
 
 def drift_plot(table: pl.DataFrame, title: str = "Feature drift") -> bytes:
     """Horizontal bars of each column's distance, the threshold as a dashed line, drifted in red."""
-    from accident_assets.training.plots import _png, plt
+    from accident_assets.training.plots import plt, png
 
     ordered = table.sort("score", descending=False, nulls_last=False)
     names = ordered.get_column("column").to_list()
@@ -149,7 +149,7 @@ def drift_plot(table: pl.DataFrame, title: str = "Feature drift") -> bytes:
     n_drifted = sum(drifted)
     ax.set_title(f"{title}: {n_drifted} of {len(names)} column(s) drifted (red)", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
-    return _png(fig)
+    return png(fig)
 
 
 def compute_drift(

@@ -42,3 +42,36 @@ def cell_centroids(cells: Iterable[str]) -> pl.DataFrame:
         },
         schema={"cell": pl.Utf8, "cell_lat": pl.Float64, "cell_lng": pl.Float64},
     )
+
+
+class GridPathError(ValueError):
+    """No grid path between two places, or one with more cells than a request may score."""
+
+
+def cell_centre(cell: str) -> tuple[float, float]:
+    lat, lng = h3.cell_to_latlng(cell)
+    return float(lat), float(lng)
+
+
+def grid_path(
+    start_lat: float,
+    start_lon: float,
+    end_lat: float,
+    end_lon: float,
+    resolution: int,
+    max_cells: int,
+) -> list[str]:
+    """The H3 cells from the start's cell to the end's (both included, in order), at most
+    ``max_cells`` of them."""
+    start = h3.latlng_to_cell(start_lat, start_lon, resolution)
+    end = h3.latlng_to_cell(end_lat, end_lon, resolution)
+    try:
+        cells = h3.grid_distance(start, end) + 1
+        if cells > max_cells:
+            raise GridPathError(
+                f"the path from start to end crosses {cells} H3 cells at resolution "
+                f"{resolution}; at most {max_cells} are scored"
+            )
+        return list(h3.grid_path_cells(start, end))
+    except h3.H3BaseException as exc:
+        raise GridPathError(f"no H3 grid path from start to end: {exc}") from exc

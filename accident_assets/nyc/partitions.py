@@ -30,6 +30,15 @@ def daily_partitions() -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(start_date=start_date(), fmt=DATE_FORMAT)
 
 
+def forecast_partitions() -> dg.DailyPartitionsDefinition:
+    """NYC_DAILY's days plus today and tomorrow: a forecast is made before its day exists.
+
+    Dagster's ``end_offset=1`` adds only the current (still open) day; tomorrow needs 2.
+    Same start, format and time zone as :data:`NYC_DAILY`, so the two map day to day.
+    """
+    return dg.DailyPartitionsDefinition(start_date=start_date(), fmt=DATE_FORMAT, end_offset=2)
+
+
 def day_of(partition_key: str) -> dt.date:
     try:
         return dt.datetime.strptime(partition_key, DATE_FORMAT).date()
@@ -46,3 +55,4 @@ def days_between(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 NYC_DAILY = daily_partitions()
+NYC_FORECAST_DAILY = forecast_partitions()

@@ -18,6 +18,9 @@ Where the work runs:
   separate limiter keeps the rest of the API (``/v1/models/refresh`` uses FastAPI's default pool)
   from queueing behind scoring. Excess requests wait as cheap coroutines, not threads. The
   response is serialized in the worker too, so a large answer never stalls the loop.
+- ``GET /v1/forecast/nyc_incidents/{date}`` reads a stored forecast (one Parquet file, with
+  pyarrow, not polars) in FastAPI's default thread pool, so a slow store never holds the loop and
+  never queues behind scoring.
 - Bodies are limited to ``ACCIDENT_ASSETS_MAX_BODY_BYTES`` (default 2 MiB) by ``BodySizeLimit``,
   a pure-ASGI middleware: 413 up front from ``Content-Length``, or as soon as a streamed
   (chunked) body passes the limit.
@@ -27,18 +30,19 @@ Where the work runs:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
 import fastapi_offline
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import (
@@ -51,6 +55,9 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from accident_assets import settings
+from accident_assets.nyc.geo import GridPathError
+from accident_assets.nyc_forecast import store as forecast_store
 from accident_assets.serving import predict as scoring
 from accident_assets.serving import schemas
 from accident_assets.serving.models import (
@@ -255,9 +262,12 @@ def create_app(
     *,
     max_body_bytes: int | None = None,
     scoring_threads: int | None = None,
+    storage_root: str | None = None,
 ) -> FastAPI:
-    """The app over ``cache`` (one per process by default; tests pass their own)."""
+    """The app over ``cache`` (one per process by default; tests pass their own) and the asset
+    storage at ``storage_root`` (default ``settings.storage_root()``) for stored forecasts."""
     champions = cache if cache is not None else ChampionCache()
+    storage = storage_root if storage_root is not None else settings.storage_root()
     limiter = anyio.CapacityLimiter(
         scoring_threads if scoring_threads is not None else scoring_threads_from_env()
     )
@@ -378,16 +388,34 @@ def create_app(
         return _json(schemas.FranceResponse, content)
 
     def score_nyc(body: bytes) -> Response:
-        points = schemas.nyc_points(validated(schemas.NYC_REQUEST, body))
+        request = validated(schemas.NYC_REQUEST, body)
         model = champions.get("nyc_incidents")
+        resolution = scoring.h3_resolution(model)
+        try:  # a start/end request becomes its grid path at the champion's resolution
+            points = schemas.nyc_points(request, resolution)
+        except GridPathError as exc:
+            raise RequestValidationError(
+                [{"loc": ("body", "end"), "msg": str(exc), "type": "value_error"}]
+            ) from exc
         predictions = scoring.score_nyc(model, points)
         content = {
             **_model_used(model),
-            "h3_resolution": scoring.h3_resolution(model),
+            "h3_resolution": resolution,
             "predictions": [p.as_dict() for p in predictions],
             "expected_incidents_total": scoring.route_total(predictions),
         }
+        if isinstance(request, schemas.NycStartEnd):
+            content["path"] = scoring.path_summary(predictions, request.cutoff)
         return _json(schemas.NycResponse, content)
+
+    def stored_forecast(day: dt.date, top: int | None) -> Response:
+        rows = forecast_store.read_forecast_rows(storage, day)
+        if rows is None:
+            raise HTTPException(
+                status_code=404,
+                detail=f"no nyc_incidents forecast is stored for {day.isoformat()}",
+            )
+        return _json(schemas.ForecastResponse, forecast_store.forecast_content(day, rows, top))
 
     france_body, france_defs = _request_body(schemas.FRANCE_REQUEST, FRANCE_EXAMPLES)
     nyc_body, nyc_defs = _request_body(schemas.NYC_REQUEST, NYC_EXAMPLES)
@@ -411,8 +439,27 @@ def create_app(
         openapi_extra=nyc_body,
     )
     async def predict_nyc(request: Request) -> Response:
-        """Expected incidents in the H3 cell-hour of each point (or each point of a route)."""
+        """Expected incidents in the H3 cell-hour of each point (or each point of a route, or
+        each cell of the grid path from a start to an end)."""
         return await in_scoring_pool(score_nyc, await json_body(request))
+
+    @app.get(
+        "/v1/forecast/nyc_incidents/{date}",
+        response_model=schemas.ForecastResponse,
+        responses={
+            404: {"model": schemas.ErrorResponse, "description": "no forecast stored for the day"},
+            422: {"model": schemas.ValidationErrorResponse, "description": "not a YYYY-MM-DD date"},
+        },
+        tags=["forecast"],
+    )
+    async def forecast_nyc(
+        date: dt.date,
+        top: Annotated[int | None, Query(ge=1, description="only the N highest cells")] = None,
+    ) -> Response:
+        """The stored ``nyc_incidents/forecast`` of a day: its cells ranked by expected incidents
+        over the day and their cell-hours (of the ``top`` cells only, when given)."""
+        # File reads run in FastAPI's thread pool (not the scoring one: no queueing behind scoring).
+        return await anyio.to_thread.run_sync(stored_forecast, date, top)
 
     _mount_docs(app)
     app.openapi = _openapi_with(app, {**france_defs, **nyc_defs})  # type: ignore[method-assign]
@@ -486,5 +533,7 @@ def _examples(files: dict[str, str]) -> dict[str, Any]:
 FRANCE_EXAMPLES = _examples(
     {"flat record": "france_flat_record.json", "list with a full accident": "france_accidents.json"}
 )
-NYC_EXAMPLES = _examples({"points": "nyc_points.json", "route": "nyc_route.json"})
+NYC_EXAMPLES = _examples(
+    {"points": "nyc_points.json", "route": "nyc_route.json", "start and end": "nyc_start_end.json"}
+)
 app = create_app()

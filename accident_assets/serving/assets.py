@@ -71,11 +71,14 @@ def nyc_predictions_frame(
     )
 
 
-def _champion(context: dg.AssetExecutionContext, task: str) -> models.ServedModel | None:
+def _champion(
+    context: dg.AssetExecutionContext, task: str, asset: str = "predictions"
+) -> models.ServedModel | None:
+    """The task's champion, or None (logged: ``<task>/<asset>`` is skipped) when there is none."""
     try:
         model = models.load_model(task)
     except models.NoChampionError as exc:
-        context.log.warning(f"{task}/predictions skipped: {exc}")
+        context.log.warning(f"{task}/{asset} skipped: {exc}")
         return None
     context.log.info(f"{task}: scoring with champion v{model.version} ({model.uri})")
     return model
@@ -116,14 +119,28 @@ def france_predictions(
     )
 
 
+def champion_features(
+    storage: AssetStorage, model: models.ServedModel, extra: tuple[str, ...] = ()
+) -> pl.DataFrame:
+    """The stored nyc/features days the champion was trained on (plus ``extra`` days), in one
+    frame; dg.Failure when there is none of them."""
+    stored = set(storage.partitions(NYC_FEATURES))
+    keys = sorted({*(k for k in model.trained_on_partitions if k in stored), *extra})
+    if not keys:
+        trained = ", ".join(model.trained_on_partitions) or "none recorded"
+        raise dg.Failure(
+            f"nyc/features: none of the days champion v{model.version} was trained on is stored "
+            f"({trained}); its cell universe is unknown"
+        )
+    return pl.concat(list(storage.read(NYC_FEATURES, keys).values()))
+
+
 def nyc_cells(storage: AssetStorage, model: models.ServedModel, newest: str) -> list[str]:
     """The champion's cell universe (cells of the stored days it was trained on) plus the newest
     day's cells, so that zero-incident cell-hours are scored as training saw them."""
     from accident_assets.nyc.features import cell_universe
 
-    stored = set(storage.partitions(NYC_FEATURES))
-    keys = sorted({*(k for k in model.trained_on_partitions if k in stored), newest})
-    return cell_universe(pl.concat(list(storage.read(NYC_FEATURES, keys).values())))
+    return cell_universe(champion_features(storage, model, (newest,)))
 
 
 @dg.asset(

@@ -138,7 +138,7 @@ def predict(
     if france:
         records = schemas.france_records(_validated(schemas.FRANCE_REQUEST, payload, file))
     else:
-        points = schemas.nyc_points(_validated(schemas.NYC_REQUEST, payload, file))
+        request = _validated(schemas.NYC_REQUEST, payload, file)
     from mlflow.exceptions import MlflowException
 
     try:
@@ -156,6 +156,10 @@ def predict(
         body: dict[str, Any] = {"predictions": [p.as_dict() for p in france_out]}
         text = render_france(france_out)
     else:
+        try:  # a start/end request is expanded at the model's resolution
+            points = schemas.nyc_points(request, scoring.h3_resolution(model))
+        except ValueError as exc:
+            raise _fail(f"{file}: {exc}", EXIT_BAD_INPUT) from exc
         nyc_out = scoring.score_nyc(model, points)
         total = scoring.route_total(nyc_out)
         body = {
@@ -163,6 +167,8 @@ def predict(
             "predictions": [p.as_dict() for p in nyc_out],
             "expected_incidents_total": total,
         }
+        if isinstance(request, schemas.NycStartEnd):
+            body["path"] = scoring.path_summary(nyc_out, request.cutoff)
         text = render_nyc(nyc_out, total)
     header = {"task": task.value, "model_version": model.version, "model_uri": model.uri}
     if france:

@@ -204,3 +204,17 @@ def route_total(predictions: list[NycPrediction]) -> float:
     for p in predictions:
         seen.setdefault((p.cell, p.date, p.hour), p.expected_incidents)
     return float(sum(seen.values()))
+
+
+def path_summary(predictions: list[NycPrediction], cutoff: float | None) -> dict[str, Any]:
+    """A start/end request's extra answer: the path's end cells and, given a cutoff, the cells
+    whose expected incidents are strictly above it (in travel order)."""
+    return {
+        "start_cell": predictions[0].cell,
+        "end_cell": predictions[-1].cell,
+        "cells": len(predictions),
+        "cutoff": cutoff,
+        "above_cutoff": None
+        if cutoff is None
+        else [p.as_dict() for p in predictions if p.expected_incidents > cutoff],
+    }

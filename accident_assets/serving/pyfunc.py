@@ -62,7 +62,8 @@ class AccidentModel(PythonModel):
                 rows = scoring.score_france(self, schemas.france_records(validated))
             else:
                 validated = schemas.NYC_REQUEST.validate_python(request)
-                rows = scoring.score_nyc(self, schemas.nyc_points(validated))
+                points = schemas.nyc_points(validated, scoring.h3_resolution(self))
+                rows = scoring.score_nyc(self, points)
         except pydantic.ValidationError as exc:
             # MLflow's scoring server answers 400 (not 500) to this error code.
             raise MlflowException.invalid_parameter_value(_problems(exc)) from exc

@@ -311,20 +311,54 @@ def _iso_text(value: Any) -> Any:
     return value
 
 
+Latitude = real(geo.LAT_MIN, geo.LAT_MAX)
+Longitude = real(geo.LON_MIN, geo.LON_MAX)
+Timestamp = Annotated[dt.datetime, BeforeValidator(_iso_text)]
+
+
+def _check_year(timestamp: dt.datetime) -> None:
+    if not 1900 <= timestamp.year <= 2200:
+        raise ValueError("timestamp: year must be between 1900 and 2200")
+
+
 class NycPoint(BaseModel):
     """A place in New York and a time (local New York time unless it carries an offset)."""
 
     model_config = _FORBID
-    lat: real(geo.LAT_MIN, geo.LAT_MAX) = Field(examples=[40.758])  # type: ignore[valid-type]
-    lon: real(geo.LON_MIN, geo.LON_MAX) = Field(examples=[-73.9855])  # type: ignore[valid-type]
-    timestamp: Annotated[dt.datetime, BeforeValidator(_iso_text)] = Field(
-        examples=["2024-07-01T08:30:00"]
-    )
+    lat: Latitude = Field(examples=[40.758])  # type: ignore[valid-type]
+    lon: Longitude = Field(examples=[-73.9855])  # type: ignore[valid-type]
+    timestamp: Timestamp = Field(examples=["2024-07-01T08:30:00"])
 
     @model_validator(mode="after")
     def _calendar_year(self) -> NycPoint:
-        if not 1900 <= self.timestamp.year <= 2200:
-            raise ValueError("timestamp: year must be between 1900 and 2200")
+        _check_year(self.timestamp)
+        return self
+
+
+class NycPlace(BaseModel):
+    """A place in New York."""
+
+    model_config = _FORBID
+    lat: Latitude = Field(examples=[40.7061])  # type: ignore[valid-type]
+    lon: Longitude = Field(examples=[-73.9969])  # type: ignore[valid-type]
+
+
+class NycStartEnd(BaseModel):
+    """A trip from ``start`` to ``end`` at one time, as the NYC reference asks for route risk:
+    every cell of the H3 grid path between the two places (``h3.grid_path_cells`` at the
+    champion's resolution, start cell first, end cell last) is scored for the timestamp's hour."""
+
+    model_config = _FORBID
+    start: NycPlace
+    end: NycPlace
+    timestamp: Timestamp = Field(examples=["2024-07-08T17:30:00"])
+    cutoff: real(0) | None = Field(  # type: ignore[valid-type]
+        None, description="also list the cells whose expected incidents are above this value"
+    )
+
+    @model_validator(mode="after")
+    def _calendar_year(self) -> NycStartEnd:
+        _check_year(self.timestamp)
         return self
 
 
@@ -339,19 +373,34 @@ def _point_kind(value: Any) -> str:
     if isinstance(value, list):
         return "list"
     if isinstance(value, dict):
-        return "route_request" if "route" in value else "single"
-    return "route_request" if hasattr(value, "route") else "single"
+        if "route" in value:
+            return "route_request"
+        return "start_end" if "start" in value or "end" in value else "single"
+    if hasattr(value, "route"):
+        return "route_request"
+    return "start_end" if hasattr(value, "start") else "single"
 
 
 NycRequest = Annotated[
     Annotated[NycPoint, Tag("single")]
     | Annotated[list[NycPoint], Tag("list"), Field(min_length=1, max_length=MAX_RECORDS)]
-    | Annotated[NycRoute, Tag("route_request")],
+    | Annotated[NycRoute, Tag("route_request")]
+    | Annotated[NycStartEnd, Tag("start_end")],
     Discriminator(_point_kind),
 ]
 
 
-def nyc_points(validated: Any) -> list[dict[str, Any]]:
+def nyc_points(validated: Any, resolution: int | None = None) -> list[dict[str, Any]]:
+    """Validated request -> the points to score. A start/end request becomes the centres of the
+    cells of its grid path at ``resolution`` (the model's; required for it), each at the
+    request's timestamp; :class:`geo.GridPathError` past MAX_RECORDS cells."""
+    if isinstance(validated, NycStartEnd):
+        if resolution is None:
+            raise ValueError("a start/end request needs the model's H3 resolution")
+        start, end = validated.start, validated.end
+        cells = geo.grid_path(start.lat, start.lon, end.lat, end.lon, resolution, MAX_RECORDS)
+        centres = [geo.cell_centre(c) for c in cells]
+        return [{"lat": lat, "lon": lon, "timestamp": validated.timestamp} for lat, lon in centres]
     if isinstance(validated, NycRoute):
         validated = validated.route
     items = validated if isinstance(validated, list) else [validated]
@@ -359,7 +408,9 @@ def nyc_points(validated: Any) -> list[dict[str, Any]]:
 
 
 # Union tags pydantic puts in error locations; dropped so that a location reads (index, field).
-UNION_TAGS = frozenset({"flat_record", "full_accident", "single", "list", "route_request"})
+UNION_TAGS = frozenset(
+    {"flat_record", "full_accident", "single", "list", "route_request", "start_end"}
+)
 
 
 def field_location(loc: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -402,12 +453,55 @@ class NycPredictionOut(BaseModel):
     expected_incidents: float = Field(ge=0, description="expected incidents in this cell-hour")
 
 
+class NycPathOut(BaseModel):
+    """What a start/end request adds: the path's ends and the cells above the cutoff."""
+
+    start_cell: str
+    end_cell: str
+    cells: int = Field(ge=1, description="cells on the grid path, start and end included")
+    cutoff: float | None
+    above_cutoff: list[NycPredictionOut] | None = Field(
+        description="the path's cells whose expected incidents are > cutoff (null: no cutoff)"
+    )
+
+
 class NycResponse(ModelUsed):
     h3_resolution: int
-    predictions: list[NycPredictionOut]
+    predictions: list[NycPredictionOut] = Field(
+        description="one per point; for start/end, one per cell of the path, in travel order "
+        "(lat/lon: the cell's centre)"
+    )
     expected_incidents_total: float = Field(
         ge=0, description="sum over the distinct cell-hours of the request (a route's exposure)"
     )
+    path: NycPathOut | None = Field(None, description="start/end requests only")
+
+
+class ForecastCellOut(BaseModel):
+    rank: int = Field(ge=1, description="1 = most expected incidents over the day")
+    cell: str = Field(description="H3 cell")
+    borough: str | None
+    expected_incidents: float = Field(ge=0, description="over the day's 24 hours")
+
+
+class ForecastCellHourOut(BaseModel):
+    cell: str
+    hour: int = Field(ge=0, le=23)
+    expected_incidents: float = Field(ge=0)
+
+
+class ForecastResponse(BaseModel):
+    """A stored ``nyc_incidents/forecast`` partition."""
+
+    task: Literal["nyc_incidents"]
+    date: str
+    model_version: str | None
+    model_uri: str | None
+    cells_in_forecast: int
+    expected_incidents_total: float = Field(ge=0, description="every cell-hour of the day")
+    top: int | None = Field(description="only the cells of this many first ranks are listed")
+    cells: list[ForecastCellOut] = Field(description="by rank")
+    cell_hours: list[ForecastCellHourOut] = Field(description="the listed cells', by rank, hour")
 
 
 class ChampionInfo(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from sklearn import metrics as skm
 
@@ -40,3 +42,31 @@ def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, f
             skm.mean_poisson_deviance(y_true, np.clip(predicted, MIN_RATE, None))
         ),
     }
+
+
+def capture_share(y_true: np.ndarray, predicted: np.ndarray, top_fraction: float) -> float:
+    """Share of the observed total that falls in the ``top_fraction`` highest-predicted rows.
+
+    The top holds ``k = ceil(top_fraction * n)`` rows (at least one). Ties at the cut are shared
+    out, not broken by row order: rows predicted strictly above the k-th highest prediction count
+    in full, and the rows tied with it fill the remaining slots pro rata, each counting
+    ``slots / tied`` of its observed value (the expected capture under a random tie-break). The
+    result therefore does not depend on the order of the rows. NaN when nothing was observed.
+    """
+    if not 0 < top_fraction <= 1:
+        raise ValueError(f"top_fraction must be in (0, 1], got {top_fraction!r}")
+    y_true = np.asarray(y_true, dtype=float)
+    predicted = np.asarray(predicted, dtype=float)
+    if y_true.shape != predicted.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true {y_true.shape} and predicted {predicted.shape} differ")
+    total = float(y_true.sum())
+    if y_true.size == 0 or total == 0:
+        return float("nan")
+    # 1e-9: 0.05 * 20 is 1.0000000000000002, which is one row, not two.
+    k = min(y_true.size, max(1, math.ceil(top_fraction * y_true.size - 1e-9)))
+    cut = np.sort(predicted)[::-1][k - 1]
+    above = predicted > cut
+    tied = predicted == cut
+    slots = k - int(above.sum())
+    captured = y_true[above].sum() + y_true[tied].sum() * slots / int(tied.sum())
+    return float(captured / total)

@@ -25,6 +25,11 @@ from accident_assets_tests.serving import registry as reg
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TIMEOUT = 30
 T = TypeVar("T")
+START_END = {
+    "start": {"lat": 40.7061, "lon": -73.9969},
+    "end": {"lat": 40.758, "lon": -73.9855},
+    "timestamp": "2024-07-08T17:30:00",
+}
 
 
 def example(name: str):
@@ -128,6 +133,20 @@ def test_nyc_points_and_route(api_url: str) -> None:
             ["body", 0, "timestamp"],
         ),
         ("nyc_incidents", {"route": []}, ["body", "route"]),
+        (
+            "nyc_incidents",
+            {**START_END, "start": {"lat": 48.85, "lon": 2.35}},
+            ["body", "start", "lat"],
+        ),
+        ("nyc_incidents", {**START_END, "end": {"lat": 40.75}}, ["body", "end", "lon"]),
+        (
+            "nyc_incidents",
+            {k: v for k, v in START_END.items() if k != "end"},
+            ["body", "end"],
+        ),
+        ("nyc_incidents", {**START_END, "cutoff": -1}, ["body", "cutoff"]),
+        ("nyc_incidents", {**START_END, "cutoff": "high"}, ["body", "cutoff"]),
+        ("nyc_incidents", {**START_END, "timestamp": "soon"}, ["body", "timestamp"]),
     ],
 )
 def test_bad_input_is_422_naming_the_field(api_url: str, path: str, payload, loc) -> None:
@@ -135,6 +154,110 @@ def test_bad_input_is_422_naming_the_field(api_url: str, path: str, payload, loc
     assert response.status_code == 422, response.text
     locations = [error["loc"] for error in response.json()["detail"]]
     assert loc in locations, locations
+
+
+def test_nyc_start_end_scores_the_grid_path(api_url: str) -> None:
+    import h3
+
+    request = example("nyc_start_end.json")
+    start = h3.latlng_to_cell(request["start"]["lat"], request["start"]["lon"], 7)
+    end = h3.latlng_to_cell(request["end"]["lat"], request["end"]["lon"], 7)
+    path = list(h3.grid_path_cells(start, end))
+    assert len(path) > 3
+
+    def post(body: dict) -> dict:
+        r = requests.post(f"{api_url}/v1/nyc_incidents/predict", json=body, timeout=TIMEOUT)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    no_cutoff = post({k: v for k, v in request.items() if k != "cutoff"})
+    predictions = no_cutoff["predictions"]
+    assert [p["cell"] for p in predictions] == path  # start cell first, end cell last
+    assert [p["index"] for p in predictions] == list(range(len(path)))
+    assert {(p["date"], p["hour"]) for p in predictions} == {("2024-07-08", 17)}
+    assert no_cutoff["path"] == {
+        "start_cell": start,
+        "end_cell": end,
+        "cells": len(path),
+        "cutoff": None,
+        "above_cutoff": None,
+    }
+    assert no_cutoff["expected_incidents_total"] == pytest.approx(
+        sum(p["expected_incidents"] for p in predictions)
+    )
+    # Each cell is scored as a point at its centre at that time would be.
+    centres = [
+        {"lat": lat, "lon": lon, "timestamp": request["timestamp"]}
+        for lat, lon in map(h3.cell_to_latlng, path)
+    ]
+    as_points = post(centres)["predictions"]
+    assert [p["expected_incidents"] for p in as_points] == pytest.approx(
+        [p["expected_incidents"] for p in predictions]
+    )
+    values = sorted({p["expected_incidents"] for p in predictions})
+    assert len(values) > 1, values
+    cutoff = values[0]  # the lowest cell value: strictly above it leaves the others
+    with_cutoff = post({**request, "cutoff": cutoff})
+    above = with_cutoff["path"]["above_cutoff"]
+    assert above == [p for p in with_cutoff["predictions"] if p["expected_incidents"] > cutoff]
+    assert 0 < len(above) < len(path)
+    assert with_cutoff["path"]["cutoff"] == cutoff
+
+
+def test_forecast_is_served_from_storage(api_url: str) -> None:
+    import dagster as dg
+    import polars as pl
+
+    from accident_assets import settings
+    from accident_assets.io_manager import commit_partition, read_partitions
+    from accident_assets.nyc_forecast import assets as fc
+    from accident_assets.resources import shared_resources
+
+    for day, frame in reg.nyc_features_by_day().items():
+        commit_partition(settings.storage_root(), "nyc", day, {fc.NYC_FEATURES: frame})
+    result = dg.materialize(
+        [fc.nyc_forecast],
+        partition_key="2023-01-09",
+        resources=shared_resources(),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    stored = read_partitions(settings.storage_root(), fc.FORECAST, ["2023-01-09"])["2023-01-09"]
+    url = f"{api_url}/v1/forecast/nyc_incidents"
+
+    full = requests.get(f"{url}/2023-01-09", timeout=TIMEOUT)
+    assert full.status_code == 200, full.text
+    body = full.json()
+    assert body["date"] == "2023-01-09" and body["model_version"] == "1"
+    assert body["model_uri"] == stored["model_uri"][0]
+    cells = stored["cell"].n_unique()
+    assert body["cells_in_forecast"] == len(body["cells"]) == cells
+    assert body["expected_incidents_total"] == pytest.approx(stored["expected_incidents"].sum())
+    served = {(r["cell"], r["hour"]): r["expected_incidents"] for r in body["cell_hours"]}
+    assert served == pytest.approx(
+        {(r["cell"], r["hour"]): r["expected_incidents"] for r in stored.iter_rows(named=True)}
+    )
+    totals = stored.group_by("cell").agg(pl.col("expected_incidents").sum())
+    ranked = totals.sort(["expected_incidents", "cell"], descending=[True, False])
+
+    top = requests.get(f"{url}/2023-01-09", params={"top": 3}, timeout=TIMEOUT).json()
+    assert [c["cell"] for c in top["cells"]] == ranked["cell"].head(3).to_list()
+    assert [c["rank"] for c in top["cells"]] == [1, 2, 3]
+    assert [c["expected_incidents"] for c in top["cells"]] == pytest.approx(
+        ranked["expected_incidents"].head(3).to_list()
+    )
+    assert [(h["cell"], h["hour"]) for h in top["cell_hours"]] == [
+        (c, h) for c in ranked["cell"].head(3) for h in range(24)
+    ]
+    assert top["expected_incidents_total"] == body["expected_incidents_total"]  # the whole day
+
+    missing = requests.get(f"{url}/2023-01-10", timeout=TIMEOUT)
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "no nyc_incidents forecast is stored for 2023-01-10"}
+    for bad, loc in (("2023-13-01", ["path", "date"]), ("2023-01-09?top=0", ["query", "top"])):
+        response = requests.get(f"{url}/{bad}", timeout=TIMEOUT)
+        assert response.status_code == 422, response.text
+        assert loc in [e["loc"] for e in response.json()["detail"]]
 
 
 def test_france_module_rejection_is_422_naming_the_record(api_url: str) -> None:

@@ -1,0 +1,242 @@
+"""The champion's forecast of a day, made before the day, and its accuracy once the day is in.
+
+- ``nyc_incidents/forecast`` (:data:`NYC_FORECAST_DAILY`: NYC_DAILY's days plus today and
+  tomorrow): expected incidents for every cell-hour of the day over the champion's cell universe
+  (the cells of the stored days it was trained on). Every model feature is a calendar or cell
+  feature, so nothing of the day itself is read: the day's features need not exist yet.
+- ``nyc_incidents/forecast_accuracy`` (NYC_DAILY): the stored forecast of the day against the
+  day's ingested features, zeros included over the forecast's cells; one row of metrics per day
+  (:data:`ACCURACY_SCHEMA`), read by the performance history.
+
+Both skip (nothing is materialized) when there is no champion, as the batch predictions do.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+
+import dagster as dg
+import numpy as np
+import polars as pl
+
+from accident_assets.nyc import features as nf
+from accident_assets.nyc import maps
+from accident_assets.nyc.partitions import NYC_DAILY, NYC_FORECAST_DAILY, day_of, key_of
+from accident_assets.nyc_forecast.store import FORECAST_PATH
+from accident_assets.resources import AssetStorage
+from accident_assets.serving import assets as serving
+from accident_assets.serving import models
+from accident_assets.training.metrics import capture_share, regression_metrics
+from accident_assets.training.plots import as_markdown
+
+TASK = "nyc_incidents"
+GROUP = "nyc_incidents_forecast"
+FORECAST = dg.AssetKey(list(FORECAST_PATH))
+ACCURACY = dg.AssetKey([TASK, "forecast_accuracy"])
+CHAMPION = dg.AssetKey([TASK, "champion"])
+NYC_FEATURES = serving.NYC_FEATURES
+FORECAST_COLUMNS = [
+    "date",
+    "hour",
+    "cell",
+    "borough",
+    "expected_incidents",
+    "model_version",
+    "model_uri",
+]
+ACCURACY_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "model_version": pl.Utf8(),
+    "poisson_deviance": pl.Float64(),
+    "rmse": pl.Float64(),
+    "mae": pl.Float64(),
+    "capture_top1": pl.Float64(),
+    "capture_top5": pl.Float64(),
+    "incidents": pl.Float64(),
+    "expected_incidents": pl.Float64(),
+}
+
+
+def forecast_frame(
+    model: models.ServedModel, history: pl.DataFrame, day: dt.date, cells: list[str]
+) -> pl.DataFrame:
+    """Expected incidents of every cell-hour of ``day`` over ``cells``, and the model used.
+
+    ``history`` (stored feature days) only gives each cell its borough; its rows of ``day``, if
+    any, are left out, so the forecast is the same before and after the day is ingested.
+    """
+    earlier = history.filter(pl.col("date") != day)
+    scored = serving.nyc_predictions_frame(model, earlier, day, cells)
+    return scored.select(FORECAST_COLUMNS)
+
+
+def cell_totals(frame: pl.DataFrame, column: str) -> dict[str, float]:
+    """``column`` summed over the day, per cell."""
+    totals = frame.group_by("cell").agg(pl.col(column).sum())
+    return dict(zip(totals["cell"].to_list(), map(float, totals[column].to_list()), strict=True))
+
+
+@dg.asset(
+    key=FORECAST,
+    group_name=GROUP,
+    partitions_def=NYC_FORECAST_DAILY,
+    deps=[CHAMPION],
+    io_manager_key="parquet_io_manager",
+    output_required=False,
+    kinds={"polars", "mlflow"},
+    description=(
+        "The champion's expected incidents for every cell-hour of the day (cells: its training "
+        "universe), from calendar and cell features only: made before the day's data exists."
+    ),
+)
+def nyc_forecast(
+    context: dg.AssetExecutionContext, asset_storage: AssetStorage
+) -> Iterator[dg.Output[pl.DataFrame]]:
+    partition = context.partition_key
+    model = serving._champion(context, TASK, "forecast")
+    if model is None:
+        return
+    history = serving.champion_features(asset_storage, model)
+    cells = nf.cell_universe(history)
+    frame = forecast_frame(model, history, day_of(partition), cells)
+    expected = float(frame.get_column("expected_incidents").sum())
+    context.log.info(
+        f"{FORECAST.to_user_string()} {partition}: {expected:.2f} expected incidents over "
+        f"{len(cells)} cells (champion v{model.version})"
+    )
+    png = maps.hexagon_map(
+        [(f"Expected incidents {partition}", cell_totals(frame, "expected_incidents"))],
+        label="expected incidents (day)",
+    )
+    yield dg.Output(
+        frame,
+        metadata={
+            "forecast_date": partition,
+            "expected_incidents": round(expected, 3),
+            "cells": len(cells),
+            "model_version": str(model.version),
+            "model_uri": model.uri,
+            "map": as_markdown(f"Expected incidents {partition}", png),
+        },
+    )
+
+
+def scored_day(forecast: pl.DataFrame, features: pl.DataFrame, day: dt.date) -> pl.DataFrame:
+    """The forecast's cell-hours with the day's observed ``incidents`` (0 where none were)."""
+    cells = forecast.get_column("cell").unique().to_list()
+    actual = nf.fill_zero_cell_hours(features, cells, [day]).select("cell", "hour", nf.TARGET)
+    return (
+        forecast.select("cell", pl.col("hour").cast(pl.Int8), "expected_incidents")
+        .join(actual, on=["cell", "hour"], how="left")
+        .with_columns(pl.col(nf.TARGET).fill_null(0))
+        .sort("cell", "hour")
+    )
+
+
+def accuracy_row(scored: pl.DataFrame, day: dt.date, model_version: str) -> pl.DataFrame:
+    """One row: the day, the model, the metrics and the actual and expected totals."""
+    y = scored.get_column(nf.TARGET).to_numpy().astype(float)
+    predicted = scored.get_column("expected_incidents").to_numpy().astype(float)
+    metrics = regression_metrics(y, predicted)
+    row = {
+        "date": day,
+        "model_version": model_version,
+        "poisson_deviance": metrics["poisson_deviance"],
+        "rmse": metrics["rmse"],
+        "mae": metrics["mae"],
+        "capture_top1": capture_share(y, predicted, 0.01),
+        "capture_top5": capture_share(y, predicted, 0.05),
+        "incidents": float(np.sum(y)),
+        "expected_incidents": float(np.sum(predicted)),
+    }
+    return pl.DataFrame([row], schema=ACCURACY_SCHEMA)
+
+
+def _stored_day(storage: AssetStorage, key: dg.AssetKey, partition: str, hint: str) -> pl.DataFrame:
+    if partition not in storage.partitions(key):
+        raise dg.Failure(f"{key.to_user_string()}: nothing stored for {partition}; {hint}")
+    return storage.read(key, [partition])[partition]
+
+
+@dg.asset(
+    key=ACCURACY,
+    group_name=GROUP,
+    partitions_def=NYC_DAILY,
+    deps=[FORECAST, NYC_FEATURES],
+    io_manager_key="parquet_io_manager",
+    kinds={"polars"},
+    description=(
+        "The day's stored forecast against the day's incidents (zeros included over the "
+        "forecast's cells): Poisson deviance, RMSE, MAE, share of the incidents in the top 1 % "
+        "and 5 % of forecast cell-hours, totals and the model version; one row."
+    ),
+)
+def nyc_forecast_accuracy(
+    context: dg.AssetExecutionContext, asset_storage: AssetStorage
+) -> dg.Output[pl.DataFrame]:
+    partition = context.partition_key
+    day = day_of(partition)
+    forecast = _stored_day(
+        asset_storage,
+        FORECAST,
+        partition,
+        f"no forecast of that day to assess (materialize {FORECAST.to_user_string()} "
+        f"{partition} before the day)",
+    )
+    features = _stored_day(
+        asset_storage, NYC_FEATURES, partition, "ingest the day before assessing its forecast"
+    )
+    versions = forecast.get_column("model_version").unique().sort().to_list()
+    scored = scored_day(forecast, features, day)
+    row = accuracy_row(scored, day, ",".join(str(v) for v in versions))
+    outside = int(features.get_column(nf.TARGET).sum()) - int(row["incidents"][0])
+    metrics = {name: float(row[name][0]) for name in list(ACCURACY_SCHEMA)[2:]}
+    context.log.info(f"{ACCURACY.to_user_string()} {partition}: {metrics}")
+    png = maps.hexagon_map(
+        [
+            (f"Forecast {partition}", cell_totals(scored, "expected_incidents")),
+            (f"Actual {partition}", cell_totals(scored, nf.TARGET)),
+        ],
+        label="incidents (day)",
+    )
+    return dg.Output(
+        row,
+        metadata={
+            **{name: round(value, 6) for name, value in metrics.items()},
+            "model_version": row["model_version"][0],
+            "cells": scored.get_column("cell").n_unique(),
+            "incidents_outside_forecast_cells": outside,
+            "map": as_markdown(f"Forecast vs actual {partition}", png),
+        },
+    )
+
+
+nyc_forecast_job = dg.define_asset_job(
+    "nyc_forecast_job",
+    selection=dg.AssetSelection.assets(FORECAST),
+    partitions_def=NYC_FORECAST_DAILY,
+    description="The champion's forecast of one day (the schedule asks for tomorrow).",
+)
+
+
+def tomorrow_key(scheduled: dt.datetime) -> str:
+    """The key of the day after ``scheduled`` (a UTC time), in New York."""
+    from zoneinfo import ZoneInfo
+
+    local = scheduled.astimezone(ZoneInfo(nf.NYC_TIME_ZONE)).date()
+    return key_of(local + dt.timedelta(days=1))
+
+
+@dg.schedule(
+    name="nyc_forecast_schedule",
+    job=nyc_forecast_job,
+    cron_schedule="0 18 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Every day at 18:00 UTC, the forecast of tomorrow (New York) with the champion.",
+)
+def nyc_forecast_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    key = tomorrow_key(context.scheduled_execution_time)
+    return dg.RunRequest(run_key=f"nyc_forecast_{key}", partition_key=key)
+
+
+FORECAST_ASSETS = [nyc_forecast, nyc_forecast_accuracy]
