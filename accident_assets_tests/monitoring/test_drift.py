@@ -228,3 +228,34 @@ def test_france_drift_of_a_new_year(mlflow_uri: str, state_home: Path) -> None:
     check = _check(result)
     assert check.partition == "2022"
     assert check.passed == (meta["drifted_share"] <= 0.3)
+
+
+def test_size_aware_threshold_keeps_small_clean_partitions_quiet_and_still_flags_drift():
+    """~200 rows over 80 categories are far from their own distribution by sampling noise alone
+    (Jensen-Shannon ~0.25 > 0.1): the fixed threshold flags every clean partition, the size-aware
+    one about as rarely as its quantile says, and a partition concentrated on a few categories is
+    flagged by both."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    cells = [f"c{i:02d}" for i in range(80)]
+    reference = pl.DataFrame(
+        {"cell": rng.choice(cells, 8000).tolist(), "hour": rng.integers(0, 24, 8000)}
+    )
+    null = drift.null_distances(reference, 200, ["hour"], ["cell"], drift.NULL_DRAWS)
+    assert null is not None and null[0] > drift.COLUMN_THRESHOLD  # cell comes first
+    flagged_fixed = flagged_aware = 0
+    for _ in range(20):
+        clean = pl.DataFrame(
+            {"cell": rng.choice(cells, 200).tolist(), "hour": rng.integers(0, 24, 200)}
+        )
+        score = drift.column_drift(reference, clean, ["hour"], ["cell"])["score"][0]
+        flagged_fixed += score >= drift.COLUMN_THRESHOLD
+        flagged_aware += score >= max(drift.COLUMN_THRESHOLD, null[0])
+    assert flagged_fixed == 20 and flagged_aware <= 4, (flagged_fixed, flagged_aware)
+    shifted = pl.DataFrame(
+        {"cell": rng.choice(cells[:8], 200).tolist(), "hour": rng.integers(0, 24, 200)}
+    )
+    report = drift.compute_drift(reference, shifted, ["hour"], ["cell"])
+    assert "cell" in report.drifted_columns
+    assert drift.compute_drift(reference, shifted, ["hour"], ["cell"], null_draws=0).drifted_columns
