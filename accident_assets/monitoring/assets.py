@@ -188,8 +188,10 @@ def drift_asset(
             ),
             "plot": as_markdown("Per-column drift", report.plot),
         }
-        yield dg.Output(table, metadata=metadata)
         exceeded = report.exceeds(threshold)
+        metadata["drift_share_threshold"] = threshold
+        metadata["drift_exceeded"] = exceeded
+        yield dg.Output(table, metadata=metadata)
         if exceeded:
             context.log.warning(
                 f"{key.to_user_string()} {partition}: {len(report.drifted_columns)} of "

@@ -601,7 +601,11 @@ def build_history_asset(spec: TaskSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=spec.key("performance_history"),
         group_name=spec.group,
-        deps=[spec.key("model_comparison"), spec.key("champion")],
+        deps=[
+            spec.key("model_comparison"),
+            spec.key("champion"),
+            *([spec.accuracy_asset] if spec.accuracy_asset else []),
+        ],
         io_manager_key="parquet_io_manager",
         kinds={"polars"},
         description=(
@@ -629,6 +633,16 @@ def build_history_asset(spec: TaskSpec) -> dg.AssetsDefinition:
             if decided
             else pl.DataFrame()
         )
+        accuracy_metadata: dict[str, Any] = {}
+        if spec.accuracy_asset is not None:
+            days = asset_storage.partitions(spec.accuracy_asset)
+            accuracy = history.accuracy_frame(asset_storage.read(spec.accuracy_asset, days))
+            accuracy_metadata["forecast_days"] = len(days)
+            if accuracy.height:
+                accuracy_metadata["forecast_accuracy"] = table_metadata(accuracy)
+                accuracy_metadata["plot_forecast_accuracy"] = plots.as_markdown(
+                    "forecast_accuracy", history.accuracy_plot(accuracy)
+                )
         context.add_output_metadata(
             {
                 "as_of_partitions": dg.MetadataValue.json(keys),
@@ -638,6 +652,7 @@ def build_history_asset(spec: TaskSpec) -> dg.AssetsDefinition:
                 else "none",
                 "backtest_summary": dg.MetadataValue.md("\n".join(f"- {line}" for line in lines)),
                 "plot_history": plots.as_markdown("history", history.history_plot(spec, frame)),
+                **accuracy_metadata,
             }
         )
         return frame

@@ -157,3 +157,39 @@ def history_plot(spec: TaskSpec, history: pl.DataFrame) -> bytes:
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.grid(alpha=0.3)
     return plots.png(fig)
+
+
+ACCURACY_METRICS = ("poisson_deviance", "rmse", "capture_top5")
+
+
+def accuracy_frame(days: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """The stored daily forecast-accuracy rows, one per day, in date order."""
+    if not days:
+        return pl.DataFrame()
+    return pl.concat([days[k] for k in sorted(days)], how="vertical_relaxed").sort("date")
+
+
+def accuracy_plot(accuracy: pl.DataFrame) -> bytes:
+    """Daily forecast accuracy: Poisson deviance and RMSE (left), capture in the top 5 % of
+    forecast cell-hours (right), a marker per day labelled by the model version at a change."""
+    import matplotlib.pyplot as plt
+
+    dates = accuracy.get_column("date").to_list()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for metric in ("poisson_deviance", "rmse"):
+        left.plot(dates, accuracy[metric].to_list(), marker="o", label=metric)
+    left.set_title("forecast error per day (lower is better)")
+    left.legend(fontsize=8)
+    right.plot(dates, accuracy["capture_top5"].to_list(), marker="o", color="tab:green")
+    right.set_title("share of incidents in the top 5 % forecast cell-hours")
+    previous = None
+    for date, version, value in accuracy.select("date", "model_version", "capture_top5").rows():
+        if version != previous:
+            right.annotate(
+                f"v{version}", (date, value), fontsize=7, xytext=(0, 6), textcoords="offset points"
+            )
+            previous = version
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.tick_params(axis="x", rotation=30)
+    return plots.png(fig)

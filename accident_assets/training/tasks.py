@@ -83,6 +83,9 @@ class TaskSpec:
     candidates: Mapping[str, models.ModelKind]
     floor: float | None = None
     top_k: int = 3
+    # The champion's daily forecast scored once the day's data exist (NYC): its history is part
+    # of the task's performance history.
+    accuracy_asset: dg.AssetKey | None = None
     # Facts about the features a served model must know (e.g. the H3 resolution of NYC cells),
     # recorded as tags of every fit run and of the registered version.
     feature_tags: Callable[[pl.DataFrame], dict[str, str]] = lambda frame: {}
@@ -259,6 +262,7 @@ NYC = TaskSpec(
     greater_is_better=False,
     metrics=("rmse", "mae", "poisson_deviance"),
     candidates=models.NYC_MODELS,
+    accuracy_asset=dg.AssetKey(["nyc_incidents", "forecast_accuracy"]),
     feature_tags=nyc_feature_tags,
 )
 

@@ -182,7 +182,8 @@ def test_nyc_drift_of_a_new_day_against_the_champions_days(
 def test_the_check_warns_above_the_configured_share(mlflow_uri: str, nyc_storage: Path) -> None:
     strict = _check(_materialize(NYC_DRIFT, "2023-01-09", drift_share_threshold=0.0))
     lenient = _check(_materialize(NYC_DRIFT, "2023-01-09", drift_share_threshold=1.0))
-    assert strict.metadata["drifted_share"].value > 0  # `cell` on ~200 cell-hours always does
+    # The sample's Monday 2023-01-09 is further from the holiday week before it than noise.
+    assert strict.metadata["drifted_share"].value > 0
     assert (strict.passed, lenient.passed) == (False, True)
     assert strict.severity == dg.AssetCheckSeverity.WARN
 
@@ -259,3 +260,52 @@ def test_size_aware_threshold_keeps_small_clean_partitions_quiet_and_still_flags
     report = drift.compute_drift(reference, shifted, ["hour"], ["cell"])
     assert "cell" in report.drifted_columns
     assert drift.compute_drift(reference, shifted, ["hour"], ["cell"], null_draws=0).drifted_columns
+
+
+def test_drift_above_its_threshold_may_request_a_retrain_once(
+    mlflow_uri: str, nyc_storage: Path
+) -> None:
+    from accident_assets.monitoring.sensors import build_drift_retrain_sensor
+
+    sensor = build_drift_retrain_sensor(NYC)
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED  # off by default
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {"asset_storage": AssetStorage(root=str(nyc_storage))}
+
+    def evaluate(cursor: str | None):
+        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+        return sensor(context), context.cursor
+
+    result, _ = evaluate(None)
+    assert isinstance(result, dg.SkipReason) and "no nyc_incidents/drift report" in str(
+        result.skip_message
+    )
+
+    def materialize(threshold: float) -> None:
+        dg.materialize(
+            [NYC_DRIFT],
+            partition_key="2023-01-09",
+            resources={**shared_resources(), "mlflow": MlflowTracking()},
+            run_config=dg.RunConfig(
+                ops={NYC_DRIFT.op.name: DriftConfig(drift_share_threshold=threshold)}
+            ),
+            instance=instance,
+        )
+
+    materialize(1.0)  # within the threshold: nothing to do
+    result, cursor = evaluate(None)
+    assert isinstance(result, dg.SkipReason) and "below its threshold" in result.skip_message
+    materialize(0.0)  # exceeded
+    result, cursor = evaluate(cursor)
+    # 2023-01-02..09 hold no complete week with 7 training days before it.
+    assert isinstance(result, dg.SkipReason) and "no as-of partition" in result.skip_message
+    # More days stored: the newest as-of week is requested, once per report.
+    for day in range(10, 16):
+        key = f"2023-01-{day}"
+        for path in (nyc_storage / "_commits" / "nyc").glob("2023-01-09.json"):
+            shutil.copy(path, path.with_name(f"{key}.json"))
+    result, cursor = evaluate(cursor)
+    assert isinstance(result, dg.RunRequest) and result.partition_key == "2023-01-09"
+    assert "drift of 2023-01-09" in result.tags["retrain_reason"]
+    result, _ = evaluate(cursor)
+    assert isinstance(result, dg.SkipReason) and "already handled" in result.skip_message

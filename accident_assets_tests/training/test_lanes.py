@@ -333,3 +333,31 @@ def test_performance_history_covers_every_as_of_partition(trained):
     assert backtest["lightgbm"]["mean"] == pytest.approx(lgbm["rmse"].mean(), abs=1e-5)
     assert backtest["lightgbm"]["spread"] == pytest.approx(lgbm["rmse"].std(), abs=1e-5)
     assert metadata["plot_history"].value.startswith("![history](data:image/png;base64,")
+
+
+def test_forecast_accuracy_is_part_of_the_nyc_history(trained):
+    from accident_assets.nyc_forecast import assets as forecast
+    from accident_assets.resources import shared_resources
+
+    home, defs, instance, _ = trained
+    day = "2023-01-22"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ACCIDENT_ASSETS_HOME", str(home))
+        for asset in (forecast.nyc_forecast, forecast.nyc_forecast_accuracy):
+            assert dg.materialize(
+                [asset], partition_key=day, resources=shared_resources(), instance=instance
+            ).success
+        rerun = defs.resolve_job_def(NYC.job_name).execute_in_process(
+            instance=instance,
+            asset_selection=[NYC.key("performance_history")],
+            partition_key=NYC_AS_OF[-1],
+        )
+    assert rerun.success
+    metadata = instance.get_latest_materialization_event(
+        NYC.key("performance_history")
+    ).asset_materialization.metadata
+    assert metadata["forecast_days"].value == 1
+    [row] = [r.data for r in metadata["forecast_accuracy"].value.records]
+    assert row["date"] == day and row["model_version"] == "1"
+    assert 0 <= row["capture_top5"] <= 1 and row["poisson_deviance"] > 0
+    assert metadata["plot_forecast_accuracy"].value.startswith("![forecast_accuracy](data:")
