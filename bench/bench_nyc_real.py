@@ -1,16 +1,18 @@
-"""Model quality of ``nyc_incidents`` on REAL NYC exports, trained through the same assets.
+"""Rolling-origin backtest of ``nyc_incidents`` on REAL NYC exports, through the same assets.
 
 Usage::
 
-    .venv/bin/python bench/bench_nyc_real.py [--datasets january manhattan] [--holdouts 7 28]
-        [--trials 2]
+    .venv/bin/python bench/bench_nyc_real.py [--datasets january manhattan] [--weeks 4]
+        [--trials 2] [--training-days 56]
 
 For each dataset of ``../shared/data/nyc_collisions/`` (the January 2023 citywide export; the
 566-day Manhattan series 2022-01-02..2023-07-21), the NYC lane ingests every day through its
-``csv_export`` source into a fresh state directory, then ``nyc_training_job`` runs once per
-holdout window (the last N days held out), and the RMSE and Poisson deviance of every model are
-compared with the best simple baseline of that holdout (the lowest RMSE among ``zero``,
-``global_mean``, ``cell_mean`` and ``shrunk_rate``; see ``training/models.py``).
+``csv_export`` source into a fresh state directory, then ONE run of ``nyc_training_job`` covers
+the newest ``--weeks`` weekly as-of partitions the days allow (each trained on the
+``--training-days`` before its week and judged on the week). Per week, every model's RMSE and
+Poisson deviance against the best baseline of that week (``zero``, ``global_mean``,
+``cell_mean``, ``shrunk_rate``, ranked by RMSE like the lane); then the backtest summary of
+``nyc_incidents/performance_history``: mean ± spread per model over the weeks.
 """
 
 from __future__ import annotations
@@ -38,7 +40,28 @@ DATASETS = {
 }
 
 
-def run(dataset: str, holdouts: list[int], trials: int, shared: Path) -> None:
+def backtest_range(stored: list[str], weeks: int, training_days: int, min_days: int):
+    """The oldest and newest of the ``weeks`` newest as-of weeks that can be trained and judged."""
+    from accident_assets.training.as_of import WindowError
+    from accident_assets.training.tasks import NYC
+
+    newest = NYC.newest(stored, training_days, min_days)
+    if newest is None:
+        raise SystemExit("no complete as-of week in these days")
+    keys = NYC.as_of.get_partition_keys()
+    usable = []
+    for key in reversed(keys[: keys.index(newest) + 1]):
+        try:
+            NYC.window(key, stored, training_days, min_days)
+        except WindowError:
+            break
+        usable.append(key)
+        if len(usable) == weeks:
+            break
+    return usable[-1], usable[0], len(usable)
+
+
+def run(dataset: str, weeks: int, trials: int, training_days: int, shared: Path) -> None:
     relative, first, last = DATASETS[dataset]
     home = Path(tempfile.mkdtemp(prefix=f"bench_nyc_real_{dataset}_"))
     os.environ["ACCIDENT_ASSETS_HOME"] = str(home)
@@ -48,12 +71,13 @@ def run(dataset: str, holdouts: list[int], trials: int, shared: Path) -> None:
     import dagster as dg
     import polars as pl
 
+    from accident_assets.nyc.partitions import days_between, key_of
     from accident_assets.nyc.run import ingest_days
     from accident_assets.nyc.sources import CsvExportNycSource
     from accident_assets.resources import shared_resources
     from accident_assets.training import definitions as training
+    from accident_assets.training import history
     from accident_assets.training.factory import op_name, run_config
-    from accident_assets.training.models import baseline_names
     from accident_assets.training.tasks import NYC
 
     instance = dg.DagsterInstance.get()
@@ -63,23 +87,37 @@ def run(dataset: str, holdouts: list[int], trials: int, shared: Path) -> None:
     print(
         f"\n# {dataset}: {relative}, {first}..{last}, ingested in {time.perf_counter() - started:.0f} s"
     )
-
+    stored = [key_of(d) for d in days_between(first, last)]
+    min_days = 7
+    oldest, newest, count = backtest_range(stored, weeks, training_days, min_days)
     defs = dg.Definitions.merge(training.defs, dg.Definitions(resources=shared_resources()))
-    job = defs.resolve_job_def(NYC.job_name)
-    for days in holdouts:
-        started = time.perf_counter()
-        result = job.execute_in_process(
-            instance=instance, run_config=run_config(NYC, n_trials=trials, validation_days=days)
-        )
-        ts = result.output_for_node(op_name(NYC.key("training_set")))
-        comparison: pl.DataFrame = result.output_for_node(op_name(NYC.key("model_comparison")))
-        baselines = comparison.filter(pl.col("model").is_in(baseline_names(NYC.candidates)))
-        base = baselines.sort("rmse").row(0, named=True)
+    started = time.perf_counter()
+    result = defs.resolve_job_def(NYC.job_name).execute_in_process(
+        instance=instance,
+        run_config=run_config(
+            NYC, n_trials=trials, training_days=training_days, min_training_days=min_days
+        ),
+        tags={
+            "dagster/asset_partition_range_start": oldest,
+            "dagster/asset_partition_range_end": newest,
+        },
+    )
+    elapsed = time.perf_counter() - started
+    sets = result.output_for_node(op_name(NYC.key("training_set")))
+    comparisons = result.output_for_node(op_name(NYC.key("model_comparison")))
+    if count == 1:
+        sets, comparisons = {oldest: sets}, {oldest: comparisons}
+    print(
+        f"\n{count} weekly as-of partitions {oldest}..{newest} in one run: {elapsed:.0f} s "
+        f"({elapsed / count:.0f} s per week), {trials} trial(s) per tuned model\n"
+    )
+    for week in sorted(comparisons):
+        ts, comparison = sets[week], comparisons[week]
+        base = comparison.filter(pl.col("baseline")).row(0, named=True)
         print(
-            f"\n## {dataset}, last {days} days held out ({ts.split}); train {ts.train.height} "
-            f"cell-hours, holdout {ts.holdout.height} (mean {ts.holdout['incidents'].mean():.3f} "
-            f"incidents), {len(set(ts.train['cell']))} cells; job {time.perf_counter() - started:.0f} s; "
-            f"baseline: {base['model']}\n"
+            f"\n## {dataset}, week {week} ({ts.split}); train {ts.train.height} cell-hours, "
+            f"holdout {ts.holdout.height} (mean {ts.holdout['incidents'].mean():.3f} incidents), "
+            f"{len(set(ts.train['cell']))} cells; best baseline: {base['model']}\n"
         )
         print(
             "| model | variant | RMSE | vs baseline | Poisson deviance | vs baseline | MAE | fit s |"
@@ -92,13 +130,28 @@ def run(dataset: str, holdouts: list[int], trials: int, shared: Path) -> None:
                 f"{row['poisson_deviance'] / base['poisson_deviance'] - 1:+.1%} | "
                 f"{row['mae']:.4f} | {row['fit_time_s']:.1f} |"
             )
+    frame = result.output_for_node(op_name(NYC.key("performance_history")))
+    summary = history.backtest_summary(NYC, frame)
+    print(f"\n## {dataset}: backtest over {count} weeks (RMSE, mean ± spread)\n")
+    print(
+        "| model | variant | baseline | weeks | mean | spread | mean gain vs best baseline | weeks beating it |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for row in summary.iter_rows(named=True):
+        gain = row["mean_vs_best_baseline"]
+        print(
+            f"| {row['model']} | {row['variant']} | {'yes' if row['baseline'] else ''} | "
+            f"{row['partitions']} | {row['mean']:.4f} | {row['spread']:.4f} | "
+            f"{gain:+.1%} | {row['partitions_beating_best_baseline']} |"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS))
-    parser.add_argument("--holdouts", nargs="+", type=int, default=[7, 28])
+    parser.add_argument("--weeks", type=int, default=4)
     parser.add_argument("--trials", type=int, default=2)
+    parser.add_argument("--training-days", type=int, default=56)
     args = parser.parse_args()
 
     from accident_assets import settings
@@ -112,10 +165,10 @@ def main() -> None:
     print(
         f"machine: {platform.platform()}, {psutil.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB; python {platform.python_version()}; "
-        f"trials per tuned model {args.trials}"
+        f"trials per tuned model {args.trials}, training window {args.training_days} days"
     )
     for dataset in args.datasets:
-        run(dataset, args.holdouts, args.trials, shared)
+        run(dataset, args.weeks, args.trials, args.training_days, shared)
 
 
 if __name__ == "__main__":

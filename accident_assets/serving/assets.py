@@ -87,6 +87,8 @@ def _champion(
 @dg.asset(
     key=["france_priority", "predictions"],
     group_name="france_priority",
+    # In every run of the (partitioned) training job, ranges included.
+    backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[dg.AssetKey(["france_priority", "champion"]), FRANCE_FEATURES],
     io_manager_key="parquet_io_manager",
     output_required=False,
@@ -146,6 +148,8 @@ def nyc_cells(storage: AssetStorage, model: models.ServedModel, newest: str) -> 
 @dg.asset(
     key=["nyc_incidents", "predictions"],
     group_name="nyc_incidents",
+    # In every run of the (partitioned) training job, ranges included.
+    backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[dg.AssetKey(["nyc_incidents", "champion"]), NYC_FEATURES],
     io_manager_key="parquet_io_manager",
     output_required=False,

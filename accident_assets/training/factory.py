@@ -601,6 +601,9 @@ def build_history_asset(spec: TaskSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=spec.key("performance_history"),
         group_name=spec.group,
+        # Unpartitioned, but in every run of the lane's job, ranges included (`dg launch
+        # --partition-range` asks every asset of the job for a single-run policy).
+        backfill_policy=SINGLE_RUN,
         deps=[
             spec.key("model_comparison"),
             spec.key("champion"),

@@ -107,10 +107,10 @@ def test_real_training_job_api_cli_and_batch_agree(
         france.defs, training.defs, serving.defs, dg.Definitions(resources=shared_resources())
     )
     result = defs.resolve_job_def(FRANCE.job_name).execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), run_config=tiny_run_config()
+        instance=dg.DagsterInstance.ephemeral(), run_config=tiny_run_config(), partition_key="2022"
     )
     assert result.success
-    decision = result.output_for_node(op_name(FRANCE.key("champion")))
+    decision = result.output_for_node(op_name(FRANCE.key("champion"))).row(0, named=True)
     assert decision["promoted"], decision
 
     # Inside training: its holdout rows, its input conversion, its predict, the champion.

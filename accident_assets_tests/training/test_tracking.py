@@ -43,6 +43,7 @@ def test_failed_fit_asset_leaves_no_running_run(state_home: Path):
     job = defs.resolve_job_def("france_training_job")
     result = job.execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
+        partition_key="2021",
         raise_on_error=False,
         # A forest with zero trees raises inside fit, after the MLflow run was opened.
         run_config=dg.RunConfig(
