@@ -501,10 +501,14 @@ def decide_champion(
         reason = decision.reason
         label = "promoted" if promoted else "kept current champion" if current else "no champion"
     else:
+        outcome = (
+            "would be crowned (it clears the floor; the champion of the time is not known)"
+            if decision.promote
+            else f"would NOT be crowned: {decision.reason}"
+        )
         reason = (
             f"backtest: as-of {ts.as_of} is not the newest as-of partition, so the registry is "
-            f"not touched; as the first champion its candidate would "
-            f"{'' if decision.promote else 'NOT '}be crowned ({decision.reason})"
+            f"not touched; its candidate {best['model']} ({best['variant']}) {outcome}"
         )
         label = "backtest"
     base = best_baseline(spec, comparison)
