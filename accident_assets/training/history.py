@@ -64,7 +64,8 @@ def history_frame(
 
 def backtest_summary(spec: TaskSpec, history: pl.DataFrame) -> pl.DataFrame:
     """Per model and variant, over the as-of partitions it was fitted in: mean, spread (standard
-    deviation), min and max of the primary metric, and its mean gain over the best baseline."""
+    deviation), min and max of the primary metric, and its mean gain over the best baseline
+    (best first)."""
     if history.height == 0:
         return pl.DataFrame()
     metric = pl.col(spec.primary_metric)
@@ -80,7 +81,9 @@ def backtest_summary(spec: TaskSpec, history: pl.DataFrame) -> pl.DataFrame:
             (pl.col("vs_best_baseline") > 0).sum().alias("partitions_beating_best_baseline"),
             pl.col("is_candidate").sum().alias("times_candidate"),
         )
-        .sort("mean", descending=spec.greater_is_better)
+        # By the gain over each partition's best baseline: it compares across partitions, while a
+        # mean metric does not when models were fitted in different partitions (tuned top-k).
+        .sort("mean_vs_best_baseline", "mean", descending=[True, spec.greater_is_better])
     )
     return summary.with_columns(pl.lit(spec.primary_metric).alias("metric"))
 
@@ -98,6 +101,11 @@ def summary_lines(spec: TaskSpec, summary: pl.DataFrame) -> list[str]:
         lines.append(
             f"{row['model']} ({row['variant']}): {spec.primary_metric} "
             f"{row['mean']:.4f} ± {row['spread']:.4f} over {row['partitions']} partition(s), {tail}"
+            + (
+                f", better in {row['partitions_beating_best_baseline']}"
+                if not row["baseline"]
+                else ""
+            )
         )
     return lines
 
