@@ -134,7 +134,7 @@ def run(dataset: str, weeks: int, trials: int, training_days: int, shared: Path)
     summary = history.backtest_summary(NYC, frame)
     print(f"\n## {dataset}: backtest over {count} weeks (RMSE, mean ± spread)\n")
     print(
-        "| model | variant | baseline | weeks | mean | spread | mean gain vs best baseline | weeks beating it |"
+        "| model | variant | baseline | weeks | mean | spread | gain vs best baseline (mean ± spread) | weeks beating it |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for row in summary.iter_rows(named=True):
@@ -142,7 +142,8 @@ def run(dataset: str, weeks: int, trials: int, training_days: int, shared: Path)
         print(
             f"| {row['model']} | {row['variant']} | {'yes' if row['baseline'] else ''} | "
             f"{row['partitions']} | {row['mean']:.4f} | {row['spread']:.4f} | "
-            f"{gain:+.1%} | {row['partitions_beating_best_baseline']} |"
+            f"{gain:+.1%} ± {row['spread_vs_best_baseline']:.1%} | "
+            f"{row['partitions_beating_best_baseline']} |"
         )
 
 

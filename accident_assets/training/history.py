@@ -78,6 +78,7 @@ def backtest_summary(spec: TaskSpec, history: pl.DataFrame) -> pl.DataFrame:
             metric.min().alias("min"),
             metric.max().alias("max"),
             pl.col("vs_best_baseline").mean().alias("mean_vs_best_baseline"),
+            pl.col("vs_best_baseline").std(ddof=1).fill_null(0.0).alias("spread_vs_best_baseline"),
             (pl.col("vs_best_baseline") > 0).sum().alias("partitions_beating_best_baseline"),
             pl.col("is_candidate").sum().alias("times_candidate"),
         )
@@ -89,14 +90,18 @@ def backtest_summary(spec: TaskSpec, history: pl.DataFrame) -> pl.DataFrame:
 
 
 def summary_lines(spec: TaskSpec, summary: pl.DataFrame) -> list[str]:
-    """The backtest as text: ``model (variant): mean ± spread, vs best baseline``."""
+    """The backtest as text: ``model (variant): mean ± spread, gain ± spread vs best baseline``
+    (the gain's spread is the one to compare it with: the metric's own moves with the week)."""
     lines = []
     for row in summary.iter_rows(named=True):
         gain = row["mean_vs_best_baseline"]
+        spread = row["spread_vs_best_baseline"]
         tail = (
             "baseline"
             if row["baseline"]
-            else (f"{gain:+.1%} vs best baseline" if gain is not None else "no baseline")
+            else f"{gain:+.1%} ± {spread:.1%} vs best baseline"
+            if gain is not None
+            else "no baseline"
         )
         lines.append(
             f"{row['model']} ({row['variant']}): {spec.primary_metric} "
