@@ -78,7 +78,7 @@ def backtest_weeks(first_day: dt.date, last_day: dt.date, weeks: int) -> tuple[s
 
     stored = [key_of(d) for d in days_between(first_day, last_day)]
     config = SplitConfig()
-    newest = NYC.newest(stored, config.training_days, config.min_training_days)
+    newest = NYC.newest_as_of(stored, config)
     if newest is None:
         raise typer.BadParameter(f"{first_day}..{last_day} holds no complete as-of week")
     keys = NYC.as_of.get_partition_keys()

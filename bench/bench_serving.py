@@ -49,11 +49,12 @@ def _bootstrap(france_accidents: int, nyc_days: int, trials: int) -> None:
     """Champions the way `make run` makes them, in the current (fresh) state directory."""
     import dagster as dg
 
+    from accident_assets import settings
     from accident_assets.france import definitions as france
     from accident_assets.france.assets import FRANCE_ASSETS
     from accident_assets.france.sources import FranceSource
     from accident_assets.nyc.run import ingest_days
-    from accident_assets.resources import shared_resources
+    from accident_assets.resources import AssetStorage, shared_resources
     from accident_assets.serving import definitions as serving
     from accident_assets.training import definitions as training
     from accident_assets.training.factory import run_config
@@ -77,8 +78,11 @@ def _bootstrap(france_accidents: int, nyc_days: int, trials: int) -> None:
     )
     for spec in (FRANCE, NYC):
         started = time.perf_counter()
+        as_of = spec.newest_as_of(
+            AssetStorage(root=settings.storage_root()).partitions(spec.feature_asset)
+        )
         result = defs.resolve_job_def(spec.job_name).execute_in_process(
-            instance=instance, run_config=run_config(spec, n_trials=trials)
+            instance=instance, run_config=run_config(spec, n_trials=trials), partition_key=as_of
         )
         if not result.success:
             raise SystemExit(f"{spec.job_name} failed; see run {result.run_id}")

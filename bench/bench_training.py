@@ -70,6 +70,7 @@ def _multiprocess_job(task_name: str):
     job = dg.define_asset_job(
         f"{spec.job_name}_multiprocess",
         selection=dg.AssetSelection.groups(spec.group),
+        partitions_def=spec.as_of,
         executor_def=dg.multiprocess_executor.configured({"max_concurrent": 2}),
     )
     defs = dg.Definitions.merge(
@@ -90,7 +91,8 @@ def _train(task_name: str, trials: int, executor: str, queue: multiprocessing.Qu
     import dagster as dg
     import polars as pl
 
-    from accident_assets.resources import shared_resources
+    from accident_assets import settings
+    from accident_assets.resources import AssetStorage, shared_resources
     from accident_assets.training import definitions as training
     from accident_assets.training.factory import run_config
     from accident_assets.training.tasks import TASKS
@@ -98,22 +100,28 @@ def _train(task_name: str, trials: int, executor: str, queue: multiprocessing.Qu
     spec = TASKS[task_name]
     config = run_config(spec, n_trials=trials)
     instance = dg.DagsterInstance.get()
+    as_of = spec.newest_as_of(
+        AssetStorage(root=settings.storage_root()).partitions(spec.feature_asset)
+    )
     started = time.perf_counter()
     if executor == "in_process":
         defs = dg.Definitions.merge(training.defs, dg.Definitions(resources=shared_resources()))
         result = defs.resolve_job_def(spec.job_name).execute_in_process(
-            instance=instance, run_config=config
+            instance=instance, run_config=config, partition_key=as_of
         )
         ok = result.success
     else:
         target = _nyc_multiprocess_job if task_name == "nyc_incidents" else _france_multiprocess_job
         with dg.execute_job(
-            dg.reconstructable(target), instance=instance, run_config=config.to_config_dict()
+            dg.reconstructable(target),
+            instance=instance,
+            run_config=config.to_config_dict(),
+            tags={"dagster/partition": as_of},
         ) as result:
             ok = result.success
     wall = time.perf_counter() - started
     storage = Path(os.environ["ACCIDENT_ASSETS_HOME"]) / "storage" / task_name
-    comparison = pl.read_parquet(storage / "model_comparison.parquet")
+    comparison = pl.read_parquet(storage / "model_comparison" / f"{as_of}.parquet")
     rows = comparison.select(
         "model", "variant", spec.primary_metric, "fit_time_s", "tuning_time_s", "trials"
     ).rows()
@@ -121,7 +129,11 @@ def _train(task_name: str, trials: int, executor: str, queue: multiprocessing.Qu
 
     ts = pickle.loads(
         (
-            Path(os.environ["ACCIDENT_ASSETS_HOME"]) / "objects" / task_name / "training_set"
+            Path(os.environ["ACCIDENT_ASSETS_HOME"])
+            / "objects"
+            / task_name
+            / "training_set"
+            / f"{as_of}.pkl"
         ).read_bytes()
     )
     queue.put(
@@ -141,7 +153,8 @@ def _train(task_name: str, trials: int, executor: str, queue: multiprocessing.Qu
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--france-accidents", type=int, default=56000)
-    parser.add_argument("--nyc-days", type=int, default=28)
+    # 29 days from Sunday 2023-01-01: the newest as-of week 2023-01-23 trains on 22 days.
+    parser.add_argument("--nyc-days", type=int, default=29)
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process")
     parser.add_argument("--tasks", nargs="+", default=["france_priority", "nyc_incidents"])

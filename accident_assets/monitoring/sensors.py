@@ -11,7 +11,7 @@ from __future__ import annotations
 import dagster as dg
 
 from accident_assets.resources import AssetStorage
-from accident_assets.training.tasks import SplitConfig, TaskSpec
+from accident_assets.training.tasks import TaskSpec
 
 
 def drift_key(spec: TaskSpec) -> dg.AssetKey:
@@ -43,12 +43,7 @@ def build_drift_retrain_sensor(spec: TaskSpec) -> dg.SensorDefinition:
         if exceeded is None or not exceeded.value:
             context.update_cursor(report_id)
             return dg.SkipReason(f"drift report of {partition} is below its threshold")
-        config = SplitConfig()
-        newest = spec.newest(
-            asset_storage.partitions(spec.feature_asset),
-            config.training_days,
-            config.min_training_days,
-        )
+        newest = spec.newest_as_of(asset_storage.partitions(spec.feature_asset))
         if newest is None:
             return dg.SkipReason("drift exceeded, but no as-of partition can be trained yet")
         context.update_cursor(report_id)

@@ -47,7 +47,7 @@ def retrain_check(
     cursor, ``{"as_of": key, "versions": {partition: version}}``.
     """
     config = config or SplitConfig()
-    newest = spec.newest(list(stored), config.training_days, config.min_training_days)
+    newest = spec.newest_as_of(list(stored), config)
     if newest is None:
         return RetrainCheck(
             False,

@@ -90,6 +90,11 @@ class TaskSpec:
     # recorded as tags of every fit run and of the registered version.
     feature_tags: Callable[[pl.DataFrame], dict[str, str]] = lambda frame: {}
 
+    def newest_as_of(self, stored: Sequence[str], config: SplitConfig | None = None) -> str | None:
+        """The newest as-of partition the stored feature partitions can train and judge."""
+        config = config or SplitConfig()
+        return self.newest(stored, config.training_days, config.min_training_days)
+
     @property
     def feature_columns(self) -> list[str]:
         return [*self.categorical, *self.numeric]
@@ -287,7 +292,7 @@ def build_training_set(
             f"{spec.name} as-of {as_of_key}: empty split ({split}): train {train.height}, "
             f"holdout {holdout.height}"
         )
-    newest = spec.newest(stored, config.training_days, config.min_training_days)
+    newest = spec.newest_as_of(stored, config)
     ts = TrainingSet(
         spec.name,
         train,
