@@ -40,9 +40,13 @@ class ManyPartitionsIOManager(dg.UPathIOManager):
             for key, value in obj.items():
                 self.make_directory(paths[key].parent)
                 self.dump_to_path(context, value, paths[key])
-            metadata = self.get_metadata(context, obj)
-            if metadata:
-                context.add_output_metadata(metadata)
+                # Output metadata lands on every partition's materialization alike; a partition's
+                # row count and schema are its own.
+                metadata = self.get_metadata(context, value)
+                if metadata:
+                    context.step_context.add_asset_metadata(
+                        metadata, asset_key=context.asset_key, partition_key=key
+                    )
             return
         super().handle_output(context, obj)
 
@@ -57,8 +61,6 @@ class ParquetIOManager(ManyPartitionsIOManager):
         return pl.read_parquet(path)
 
     def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, dg.RawMetadataValue]:
-        if isinstance(obj, Mapping) and all(isinstance(v, pl.DataFrame) for v in obj.values()):
-            return {"dagster/row_count": sum(frame.height for frame in obj.values())}
         if not isinstance(obj, pl.DataFrame):
             return {}
         return {

@@ -115,3 +115,42 @@ def test_parquet_io_manager_on_s3(s3_root):
     root = s3_root
     dg.materialize([table], partition_key="a", resources=_resources(root))
     assert stored_partitions(root, table.key) == ["a"]
+
+
+three = dg.StaticPartitionsDefinition(["a", "b", "c"])
+
+
+@dg.asset(
+    partitions_def=three,
+    io_manager_key="parquet_io_manager",
+    key_prefix="demo",
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def ranged(context: dg.AssetExecutionContext) -> dict[str, pl.DataFrame]:
+    # Partition "a" has 1 row, "b" 2, "c" 3.
+    return {
+        key: pl.DataFrame({"value": list(range(" abc".index(key)))})
+        for key in context.partition_keys
+    }
+
+
+def test_a_range_run_records_each_partitions_own_row_count(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [ranged],
+        instance=instance,
+        resources={"parquet_io_manager": ParquetIOManagerFactory(root=str(tmp_path))},
+        tags={
+            "dagster/asset_partition_range_start": "a",
+            "dagster/asset_partition_range_end": "c",
+        },
+    )
+    assert result.success
+    rows = {
+        m.partition: m.metadata["dagster/row_count"].value
+        for m in result.asset_materializations_for_node("demo__ranged")
+    }
+    # Not the run's total (6) on every partition.
+    assert rows == {"a": 1, "b": 2, "c": 3}
+    schema = result.asset_materializations_for_node("demo__ranged")[0].metadata
+    assert "dagster/column_schema" in schema

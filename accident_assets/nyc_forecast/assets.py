@@ -96,8 +96,11 @@ def nyc_forecast(
     if model is None:
         return
     history = serving.champion_features(asset_storage, model)
-    cells = nf.cell_universe(history)
-    frame = forecast_frame(model, history, day_of(partition), cells)
+    day = day_of(partition)
+    # The day may be one the champion's partitions include (a backfilled forecast): a cell seen
+    # only that day would be known from the day's own incidents.
+    cells = nf.cell_universe(history.filter(pl.col("date") != day))
+    frame = forecast_frame(model, history, day, cells)
     expected = float(frame.get_column("expected_incidents").sum())
     context.log.info(
         f"{FORECAST.to_user_string()} {partition}: {expected:.2f} expected incidents over "

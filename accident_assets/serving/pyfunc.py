@@ -23,6 +23,7 @@ import pydantic
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 
+from accident_assets.nyc.geo import GridPathError
 from accident_assets.serving import predict as scoring
 from accident_assets.serving import schemas
 
@@ -67,6 +68,8 @@ class AccidentModel(PythonModel):
         except pydantic.ValidationError as exc:
             # MLflow's scoring server answers 400 (not 500) to this error code.
             raise MlflowException.invalid_parameter_value(_problems(exc)) from exc
+        except GridPathError as exc:  # a start/end too far apart: the client's error, as in the API
+            raise MlflowException.invalid_parameter_value(str(exc)) from exc
         return pd.DataFrame([asdict(row) for row in rows])
 
 

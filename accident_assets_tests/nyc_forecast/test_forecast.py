@@ -273,3 +273,24 @@ def test_predict_command_takes_a_start_and_an_end(mlflow_uri: str) -> None:
     assert body["path"]["above_cutoff"] == [
         p for p in body["predictions"] if p["expected_incidents"] > request["cutoff"]
     ]
+
+
+def test_a_forecast_of_a_training_day_takes_no_cell_from_that_day(mlflow_uri: str) -> None:
+    """Backfilling the forecast of a day the champion's partitions include: a cell seen only on
+    that day is not in the forecast (it would be known only from the day's own incidents)."""
+    import h3
+
+    root = settings.storage_root()
+    day = "2023-01-05"
+    frames = reg.nyc_features_by_day()
+    resolution = h3.get_resolution(frames[day]["cell"][0])
+    lone = h3.latlng_to_cell(40.60, -74.15, resolution)  # Staten Island: no sample incident
+    assert all(lone not in f["cell"].to_list() for f in frames.values())
+    frames[day] = pl.concat(
+        [frames[day], frames[day].head(1).with_columns(pl.lit(lone).alias("cell"))]
+    )
+    for key, frame in frames.items():
+        commit_partition(root, "nyc", key, {fc.NYC_FEATURES: frame})
+
+    assert materialize(fc.nyc_forecast, day).success
+    assert lone not in stored(fc.FORECAST, day)["cell"].to_list()

@@ -228,3 +228,18 @@ def test_loads_and_scores_where_accident_assets_is_not_installed(
     np.testing.assert_allclose(
         pd.DataFrame(answer["rows"]).select_dtypes("number"), expected.select_dtypes("number")
     )
+
+
+def test_a_start_end_path_too_long_is_a_client_error() -> None:
+    """As in the API (422), a path of more cells than a request may score is the client's
+    error (400), not the server's (500)."""
+    served = AccidentModel("nyc_incidents", pipeline=None, threshold=0.5, h3_resolution=12)
+    request = {
+        "start": {"lat": 40.58, "lon": -74.15},  # Staten Island
+        "end": {"lat": 40.88, "lon": -73.85},  # the Bronx: thousands of resolution-12 cells
+        "timestamp": "2024-07-08T17:30:00",
+    }
+    with pytest.raises(MlflowException) as raised:
+        served.predict(None, request)
+    assert raised.value.get_http_status_code() == 400
+    assert "at most 2000 are scored" in raised.value.message
