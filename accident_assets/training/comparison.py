@@ -35,10 +35,13 @@ def fit_rows(spec: TaskSpec, fits: list[FitResult]) -> pl.DataFrame:
         for f in fits
     ]
     frame = pl.DataFrame(rows, schema_overrides={"tuning_time_s": pl.Float64, "trials": pl.Int64})
-    frame = frame.sort(spec.primary_metric, descending=spec.greater_is_better, nulls_last=True)
+    # polars orders NaN above every number: as a null it ranks last whatever the direction.
+    metric = pl.col(spec.primary_metric)
+    frame = frame.with_columns(metric.fill_nan(None)).sort(
+        spec.primary_metric, descending=spec.greater_is_better, nulls_last=True
+    )
     frame = frame.with_row_index("rank", offset=1)
     best = best_baseline(spec, frame)
-    metric = pl.col(spec.primary_metric)
     if best is None:
         gain = pl.lit(None, pl.Float64)
     else:
@@ -51,7 +54,7 @@ def fit_rows(spec: TaskSpec, fits: list[FitResult]) -> pl.DataFrame:
 
 def best_baseline(spec: TaskSpec, frame: pl.DataFrame) -> tuple[str, float] | None:
     """(name, score) of the best baseline in a ranked frame, or None when it has none."""
-    baselines = frame.filter(pl.col("baseline") & pl.col(spec.primary_metric).is_not_nan())
+    baselines = frame.filter(pl.col("baseline") & pl.col(spec.primary_metric).is_not_null())
     if baselines.height == 0:
         return None
     row = baselines.row(0, named=True)  # the frame is ranked best first

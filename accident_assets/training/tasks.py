@@ -68,7 +68,8 @@ class TaskSpec:
     target: str
     categorical: tuple[str, ...]
     numeric: tuple[str, ...]
-    assemble: Callable[[Mapping[str, pl.DataFrame]], pl.DataFrame]
+    # (the window's stored feature partitions, the window) -> the frame ``split`` divides
+    assemble: Callable[[Mapping[str, pl.DataFrame], AsOfWindow], pl.DataFrame]
     as_of: dg.PartitionsDefinition
     # How an as-of partition maps onto feature partitions, for lineage (what it may read).
     feature_mapping: dg.PartitionMapping
@@ -150,7 +151,7 @@ def _require_columns(frames: Mapping[str, pl.DataFrame], columns: list[str], ass
 # France
 
 
-def assemble_france(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+def assemble_france(frames: Mapping[str, pl.DataFrame], window: AsOfWindow) -> pl.DataFrame:
     columns = [
         *france_features.ID_COLUMNS,
         *france_features.FEATURE_COLUMNS,
@@ -197,13 +198,33 @@ def _day(key: str) -> dt.date:
     return dt.date.fromisoformat(key)
 
 
-def assemble_nyc(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
-    """Every cell-hour of the stored days over the fixed cell universe, zeros included."""
+def assemble_nyc(frames: Mapping[str, pl.DataFrame], window: AsOfWindow) -> pl.DataFrame:
+    """Every cell-hour of the window's days, zeros included. Training rows cover the cells seen
+    on the training days only: a cell first seen in the holdout week must not get training rows
+    (that would tell the models where the holdout's incidents are). The holdout covers those
+    cells and any the week adds, as serving would meet them."""
     needed = ["date", "hour", "cell", nyc_features.TARGET]
     _require_columns(frames, needed, "nyc/features")
-    observed = pl.concat([frames[k] for k in sorted(frames)], how="vertical_relaxed")
-    cells = nyc_features.cell_universe(observed)
-    return nyc_features.fill_zero_cell_hours(observed, cells, [_day(k) for k in frames])
+
+    def observed(keys: Sequence[str]) -> pl.DataFrame:
+        return pl.concat([frames[k] for k in sorted(keys)], how="vertical_relaxed")
+
+    train = observed(window.train)
+    cells = nyc_features.cell_universe(train)
+    holdout = observed(window.holdout)
+    return pl.concat(
+        [
+            nyc_features.fill_zero_cell_hours(train, cells, [_day(k) for k in window.train]),
+            # Incidents from the holdout days only (the grid holds no other date); boroughs of
+            # cells quiet that week from the training days.
+            nyc_features.fill_zero_cell_hours(
+                pl.concat([train, holdout], how="vertical_relaxed"),
+                sorted({*cells, *nyc_features.cell_universe(holdout)}),
+                [_day(k) for k in window.holdout],
+            ),
+        ],
+        how="vertical_relaxed",
+    )
 
 
 def nyc_feature_tags(frame: pl.DataFrame) -> dict[str, str]:
@@ -285,7 +306,7 @@ def build_training_set(
     partitions its window allows (``read`` loads stored partitions by key)."""
     window = spec.window(as_of_key, stored, config.training_days, config.min_training_days)
     frames = read(list(window.partitions))
-    frame = spec.assemble(frames)
+    frame = spec.assemble(frames, window)
     train, holdout, split = spec.split(frame, window, config)
     if train.height == 0 or holdout.height == 0:
         raise ValueError(

@@ -83,3 +83,34 @@ def test_nyc_split_by_window_days():
     assert hold["date"].min() == dt.date(2023, 1, 16) and hold.height == 7
     assert "2023-01-22" not in {str(d) for d in train["date"]}
     assert "week 2023-01-16..2023-01-22" in how
+
+
+def test_nyc_training_rows_never_cover_a_cell_first_seen_in_the_holdout_week():
+    import h3
+
+    from accident_assets.training.tasks import assemble_nyc
+
+    old, new = h3.latlng_to_cell(40.68, -73.95, 7), h3.latlng_to_cell(40.73, -73.80, 7)
+    def day(key: str, cells: dict[str, str]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "date": [dt.date.fromisoformat(key)] * len(cells),
+                "hour": [8] * len(cells),
+                "cell": list(cells),
+                "borough": list(cells.values()),
+                "incidents": [1] * len(cells),
+            }
+        )
+
+    stored = days("2023-01-09", 14)
+    frames = {k: day(k, {old: "BROOKLYN"}) for k in stored}
+    frames["2023-01-18"] = day("2023-01-18", {new: "QUEENS"})  # only in the holdout week
+    window = nyc_window("2023-01-16", stored, training_days=7)
+    frame = assemble_nyc(frames, window)
+    train, hold, _ = split_nyc(frame, window, SplitConfig())
+    assert set(train["cell"]) == {old} and train.height == 7 * 24
+    assert set(hold["cell"]) == {old, new} and hold.height == 2 * 7 * 24
+    assert hold.filter(pl.col("cell") == new)["incidents"].sum() == 1
+    # A cell quiet on a holdout day keeps the borough the training days gave it.
+    assert set(hold.filter(pl.col("cell") == old)["borough"]) == {"BROOKLYN"}
+    assert hold["incidents"].sum() == 6 + 1  # no training-day incident leaks into the holdout

@@ -220,3 +220,17 @@ def test_nyc_models_record_the_h3_resolution_of_their_cells():
     cells = [None, h3.latlng_to_cell(40.75, -73.98, 8)]
     assert nyc_feature_tags(pl.DataFrame({"cell": cells})) == {"h3_resolution": "8"}
     assert nyc_feature_tags(pl.DataFrame({"cell": []}, schema={"cell": pl.Utf8})) == {}
+
+
+def test_a_nan_score_ranks_last_whatever_the_direction():
+    from accident_assets.training.comparison import fit_rows
+    from accident_assets.training.fitting import FitResult
+    from accident_assets.training.tasks import FRANCE, NYC
+
+    for spec, good, bad in ((FRANCE, 0.6, 0.4), (NYC, 0.2, 0.3)):
+        fits = [
+            FitResult(spec.name, m, "default", {}, {spec.primary_metric: v}, 0.0, m, m)
+            for m, v in (("xgboost", float("nan")), ("lightgbm", bad), ("random_forest", good))
+        ]
+        frame = fit_rows(spec, fits)
+        assert frame["model"].to_list() == ["random_forest", "lightgbm", "xgboost"], spec.name
