@@ -91,6 +91,7 @@ def test_nyc_training_rows_never_cover_a_cell_first_seen_in_the_holdout_week():
     from accident_assets.training.tasks import assemble_nyc
 
     old, new = h3.latlng_to_cell(40.68, -73.95, 7), h3.latlng_to_cell(40.73, -73.80, 7)
+
     def day(key: str, cells: dict[str, str]) -> pl.DataFrame:
         return pl.DataFrame(
             {
