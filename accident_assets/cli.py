@@ -71,28 +71,6 @@ def _execute(name: str, instance: dg.DagsterInstance, **kwargs) -> None:
         raise typer.Exit(code=1)
 
 
-def backtest_weeks(first_day: dt.date, last_day: dt.date, weeks: int) -> tuple[str, str]:
-    """The first and last of the ``weeks`` newest as-of weeks the ingested days allow."""
-    from accident_assets.nyc.partitions import days_between, key_of
-    from accident_assets.training.tasks import NYC, SplitConfig
-
-    stored = [key_of(d) for d in days_between(first_day, last_day)]
-    config = SplitConfig()
-    newest = NYC.newest_as_of(stored, config)
-    if newest is None:
-        raise typer.BadParameter(f"{first_day}..{last_day} holds no complete as-of week")
-    keys = NYC.as_of.get_partition_keys()
-    last = keys.index(newest)
-    first = max(0, last - weeks + 1)
-    while first < last:  # the oldest weeks need their minimum of training days
-        try:
-            NYC.window(keys[first], stored, config.training_days, config.min_training_days)
-            break
-        except ValueError:
-            first += 1
-    return keys[first], newest
-
-
 @app.command("run-all")
 def run_all(
     nyc_days: int = typer.Option(
@@ -103,7 +81,14 @@ def run_all(
     backtest the NYC lane over its newest weekly as-of partitions."""
     instance = _instance()
     last_day = NYC_SAMPLE_START + dt.timedelta(days=nyc_days - 1)
-    first_week, newest_week = backtest_weeks(NYC_SAMPLE_START, last_day, NYC_BACKTEST_WEEKS)
+    from accident_assets.nyc.partitions import days_between, key_of
+    from accident_assets.training.tasks import NYC
+
+    stored = [key_of(d) for d in days_between(NYC_SAMPLE_START, last_day)]
+    weeks = NYC.backtest_as_of(stored, NYC_BACKTEST_WEEKS)
+    if not weeks:
+        raise typer.BadParameter(f"{NYC_SAMPLE_START}..{last_day} holds no complete as-of week")
+    first_week, newest_week = weeks[0], weeks[-1]
     steps: list[tuple[str, Callable[[], None]]] = [
         *[
             (

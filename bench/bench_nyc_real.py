@@ -40,27 +40,6 @@ DATASETS = {
 }
 
 
-def backtest_range(stored: list[str], weeks: int, training_days: int, min_days: int):
-    """The oldest and newest of the ``weeks`` newest as-of weeks that can be trained and judged."""
-    from accident_assets.training.as_of import WindowError
-    from accident_assets.training.tasks import NYC
-
-    newest = NYC.newest(stored, training_days, min_days)
-    if newest is None:
-        raise SystemExit("no complete as-of week in these days")
-    keys = NYC.as_of.get_partition_keys()
-    usable = []
-    for key in reversed(keys[: keys.index(newest) + 1]):
-        try:
-            NYC.window(key, stored, training_days, min_days)
-        except WindowError:
-            break
-        usable.append(key)
-        if len(usable) == weeks:
-            break
-    return usable[-1], usable[0], len(usable)
-
-
 def run(dataset: str, weeks: int, trials: int, training_days: int, shared: Path) -> None:
     relative, first, last = DATASETS[dataset]
     home = Path(tempfile.mkdtemp(prefix=f"bench_nyc_real_{dataset}_"))
@@ -78,7 +57,7 @@ def run(dataset: str, weeks: int, trials: int, training_days: int, shared: Path)
     from accident_assets.training import definitions as training
     from accident_assets.training import history
     from accident_assets.training.factory import op_name, run_config
-    from accident_assets.training.tasks import NYC
+    from accident_assets.training.tasks import NYC, SplitConfig
 
     instance = dg.DagsterInstance.get()
     source = CsvExportNycSource(path=str(shared / "nyc_collisions" / relative))
@@ -89,7 +68,11 @@ def run(dataset: str, weeks: int, trials: int, training_days: int, shared: Path)
     )
     stored = [key_of(d) for d in days_between(first, last)]
     min_days = 7
-    oldest, newest, count = backtest_range(stored, weeks, training_days, min_days)
+    split = SplitConfig(training_days=training_days, min_training_days=min_days)
+    chosen = NYC.backtest_as_of(stored, weeks, split)
+    if not chosen:
+        raise SystemExit(f"{dataset}: no complete as-of week in these days")
+    oldest, newest, count = chosen[0], chosen[-1], len(chosen)
     defs = dg.Definitions.merge(training.defs, dg.Definitions(resources=shared_resources()))
     started = time.perf_counter()
     result = defs.resolve_job_def(NYC.job_name).execute_in_process(

@@ -21,14 +21,17 @@ from accident_assets.france.partitions import france_yearly_partitions
 from accident_assets.monitoring import drift
 from accident_assets.nyc.partitions import NYC_DAILY
 from accident_assets.resources import AssetStorage
-from accident_assets.training.champion import current_champion
+from accident_assets.training.champion import (
+    TRAIN_PARTITIONS,
+    TRAINED_ON,
+    current_champion,
+    tagged_partitions,
+)
 from accident_assets.training.plots import as_markdown
 from accident_assets.training.tasks import FRANCE, NYC, TaskSpec
 from accident_assets.training.tracking import MlflowTracking
 
 CHECK_NAME = "drift_below_threshold"
-TRAIN_PARTITIONS_TAG = "train_partitions"
-TRAINED_ON_PARTITIONS_TAG = "trained_on_partitions"
 NO_CHAMPION = "no champion yet"
 
 # Feature columns fixed by the partition key: every row of one NYC day has the same weekday,
@@ -54,10 +57,10 @@ class DriftConfig(dg.Config):
 
 def reference_partitions(tags: dict[str, str]) -> tuple[list[str], str | None]:
     """The champion's training partitions and the tag they came from."""
-    for tag in (TRAIN_PARTITIONS_TAG, TRAINED_ON_PARTITIONS_TAG):
-        value = tags.get(tag)
-        if value:
-            return sorted({k.strip() for k in value.split(",") if k.strip()}), tag
+    for tag in (TRAIN_PARTITIONS, TRAINED_ON):
+        partitions = tagged_partitions(tags, tag)
+        if partitions:
+            return partitions, tag
     return [], None
 
 

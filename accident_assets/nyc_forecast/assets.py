@@ -56,17 +56,17 @@ ACCURACY_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def forecast_frame(
-    model: models.ServedModel, history: pl.DataFrame, day: dt.date, cells: list[str]
-) -> pl.DataFrame:
-    """Expected incidents of every cell-hour of ``day`` over ``cells``, and the model used.
+def forecast_frame(model: models.ServedModel, history: pl.DataFrame, day: dt.date) -> pl.DataFrame:
+    """Expected incidents of every cell-hour of ``day``, and the model used.
 
-    ``history`` (stored feature days) only gives each cell its borough; its rows of ``day``, if
-    any, are left out, so the forecast is the same before and after the day is ingested.
+    ``history`` (the champion's stored feature days) gives the cells and each cell's borough. Its
+    rows of ``day``, if any (a backfilled forecast of a day the champion was trained on), are left
+    out: a cell seen only that day would be known from the day's own incidents, and the forecast
+    is the same before and after the day is ingested.
     """
     earlier = history.filter(pl.col("date") != day)
-    scored = serving.nyc_predictions_frame(model, earlier, day, cells)
-    return scored.select(FORECAST_COLUMNS)
+    cells = nf.cell_universe(earlier)
+    return serving.nyc_predictions_frame(model, earlier, day, cells).select(FORECAST_COLUMNS)
 
 
 def cell_totals(frame: pl.DataFrame, column: str) -> dict[str, float]:
@@ -92,19 +92,17 @@ def nyc_forecast(
     context: dg.AssetExecutionContext, asset_storage: AssetStorage
 ) -> Iterator[dg.Output[pl.DataFrame]]:
     partition = context.partition_key
-    model = serving._champion(context, TASK, "forecast")
+    model = serving.champion_or_skip(context, TASK, "forecast")
     if model is None:
         return
-    history = serving.champion_features(asset_storage, model)
-    day = day_of(partition)
-    # The day may be one the champion's partitions include (a backfilled forecast): a cell seen
-    # only that day would be known from the day's own incidents.
-    cells = nf.cell_universe(history.filter(pl.col("date") != day))
-    frame = forecast_frame(model, history, day, cells)
+    frame = forecast_frame(
+        model, serving.champion_features(asset_storage, model), day_of(partition)
+    )
     expected = float(frame.get_column("expected_incidents").sum())
+    cells = frame.get_column("cell").n_unique()
     context.log.info(
         f"{FORECAST.to_user_string()} {partition}: {expected:.2f} expected incidents over "
-        f"{len(cells)} cells (champion v{model.version})"
+        f"{cells} cells (champion v{model.version})"
     )
     png = maps.hexagon_map(
         [(f"Expected incidents {partition}", cell_totals(frame, "expected_incidents"))],
@@ -115,7 +113,7 @@ def nyc_forecast(
         metadata={
             "forecast_date": partition,
             "expected_incidents": round(expected, 3),
-            "cells": len(cells),
+            "cells": cells,
             "model_version": str(model.version),
             "model_uri": model.uri,
             "map": as_markdown(f"Expected incidents {partition}", png),
@@ -217,6 +215,7 @@ nyc_forecast_job = dg.define_asset_job(
     "nyc_forecast_job",
     selection=dg.AssetSelection.assets(FORECAST),
     partitions_def=NYC_FORECAST_DAILY,
+    executor_def=dg.in_process_executor,  # one step: a process of its own would only add startup
     description="The champion's forecast of one day (the schedule asks for tomorrow).",
 )
 

@@ -71,7 +71,7 @@ def nyc_predictions_frame(
     )
 
 
-def _champion(
+def champion_or_skip(
     context: dg.AssetExecutionContext, task: str, asset: str = "predictions"
 ) -> models.ServedModel | None:
     """The task's champion, or None (logged: ``<task>/<asset>`` is skipped) when there is none."""
@@ -102,7 +102,7 @@ def france_predictions(
     context: dg.AssetExecutionContext, asset_storage: AssetStorage
 ) -> Iterator[dg.Output[pl.DataFrame]]:
     partition = newest_partition(asset_storage, FRANCE_FEATURES)
-    model = _champion(context, "france_priority")
+    model = champion_or_skip(context, "france_priority")
     if model is None:
         return
     features = asset_storage.read(FRANCE_FEATURES, [partition])[partition]
@@ -163,7 +163,7 @@ def nyc_predictions(
     context: dg.AssetExecutionContext, asset_storage: AssetStorage
 ) -> Iterator[dg.Output[pl.DataFrame]]:
     partition = newest_partition(asset_storage, NYC_FEATURES)
-    model = _champion(context, "nyc_incidents")
+    model = champion_or_skip(context, "nyc_incidents")
     if model is None:
         return
     features = asset_storage.read(NYC_FEATURES, [partition])[partition]

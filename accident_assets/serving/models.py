@@ -26,7 +26,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from accident_assets import settings
-from accident_assets.training.champion import CHAMPION
+from accident_assets.training.champion import CHAMPION, TRAINED_ON, tagged_partitions
 from accident_assets.training.metrics import CLASSIFICATION_THRESHOLD
 
 log = logging.getLogger(__name__)
@@ -285,7 +285,6 @@ def load(client: MlflowClient, ref: ModelRef) -> ServedModel:
         threshold = _first(THRESHOLD_KEYS, ref.version_tags, params, run_tags, metrics)
         # Training tags every NYC run (and so every runs:/ URI) with the resolution of its cells.
         resolution = _first(H3_RESOLUTION_KEYS, ref.version_tags, params, run_tags)
-    partitions = tags.get("trained_on_partitions", "")
     return ServedModel(
         task=ref.task,
         uri=ref.uri,
@@ -294,7 +293,7 @@ def load(client: MlflowClient, ref: ModelRef) -> ServedModel:
         pipeline=pipeline,
         threshold=float(threshold) if threshold is not None else CLASSIFICATION_THRESHOLD,
         metrics=metrics,
-        trained_on_partitions=[p.strip() for p in partitions.split(",") if p.strip()],
+        trained_on_partitions=tagged_partitions(tags, TRAINED_ON),
         tags=tags,
         h3_resolution=int(resolution) if resolution is not None else None,
         loaded_at=dt.datetime.now(dt.UTC),

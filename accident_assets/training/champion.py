@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,15 @@ from mlflow.tracking import MlflowClient
 
 CHAMPION = "champion"
 PREVIOUS = "previous_champion"
+# Tags of every fit run and registered version naming the feature partitions behind it.
+TRAINED_ON = "trained_on_partitions"  # every partition read: training and holdout
+TRAIN_PARTITIONS = "train_partitions"
+HOLDOUT_PARTITIONS = "holdout_partitions"
+
+
+def tagged_partitions(tags: Mapping[str, str], name: str) -> list[str]:
+    """The partition keys of a comma-joined partition tag, sorted (none when absent)."""
+    return sorted({k.strip() for k in tags.get(name, "").split(",") if k.strip()})
 
 
 @dataclass(frozen=True)

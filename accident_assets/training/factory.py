@@ -474,11 +474,7 @@ def decide_champion(
     promoted = ts.newest and decision.promote
     if promoted:
         tags = {
-            "as_of": ts.as_of,
-            "trained_on_partitions": ",".join(ts.partitions),
-            "train_partitions": ",".join(ts.train_partitions),
-            "holdout_partitions": ",".join(ts.holdout_partitions),
-            "feature_fingerprint": ts.fingerprint,
+            **ts.lineage_tags(),
             "model": best["model"],
             "variant": best["variant"],
             "baseline": str(best["baseline"]).lower(),

@@ -107,11 +107,7 @@ def run_tags(
 ) -> dict[str, str]:
     return {
         "task": spec.name,
-        "as_of": ts.as_of,
-        "trained_on_partitions": ",".join(ts.partitions),
-        "train_partitions": ",".join(ts.train_partitions),
-        "holdout_partitions": ",".join(ts.holdout_partitions),
-        "feature_fingerprint": ts.fingerprint,
+        **ts.lineage_tags(),
         "split": ts.split,
         **spec.feature_tags(ts.train),
         **dagster,

@@ -61,18 +61,13 @@ def retrain_check(
         return RetrainCheck(False, f"as-of {newest} already requested for this data", newest)
     previous = last.get("versions") or {}
     revised = sorted(k for k, v in versions.items() if k in previous and previous[k] != v)
-    if champion is not None and champion.get("as_of") == newest and not revised:
-        trained = set(filter(None, champion.get("trained_on_partitions", "").split(",")))
-        if trained == set(window.partitions):
-            return RetrainCheck(
-                False, f"the champion was trained as of {newest} on the same partitions", newest
-            )
-    if previous:
-        known = set(previous)
-    elif champion is not None:
-        known = set(filter(None, champion.get("trained_on_partitions", "").split(",")))
-    else:
-        known = set()
+    trained = set(rules.tagged_partitions(champion or {}, rules.TRAINED_ON))
+    champion_as_of = (champion or {}).get("as_of")
+    if champion_as_of == newest and not revised and trained == set(window.partitions):
+        return RetrainCheck(
+            False, f"the champion was trained as of {newest} on the same partitions", newest
+        )
+    known = set(previous) if previous else trained
     new = sorted({*(set(versions) - known), *revised})
     what = (
         f"{len(revised)} revised partition(s) in the window of as-of {newest}"

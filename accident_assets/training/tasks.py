@@ -22,7 +22,7 @@ from sklearn.model_selection import train_test_split
 
 from accident_assets.france import features as france_features
 from accident_assets.nyc import features as nyc_features
-from accident_assets.training import as_of, models
+from accident_assets.training import as_of, champion, models
 from accident_assets.training.as_of import AsOfWindow
 from accident_assets.training.metrics import (
     CLASSIFICATION_THRESHOLD,
@@ -57,6 +57,16 @@ class TrainingSet:
     holdout_partitions: tuple[str, ...] = ()
     # The newest as-of partition the stored features allow: only it may move the champion alias.
     newest: bool = True
+
+    def lineage_tags(self) -> dict[str, str]:
+        """What a fit run and a registered version record of the data behind them."""
+        return {
+            "as_of": self.as_of,
+            champion.TRAINED_ON: ",".join(self.partitions),
+            champion.TRAIN_PARTITIONS: ",".join(self.train_partitions),
+            champion.HOLDOUT_PARTITIONS: ",".join(self.holdout_partitions),
+            "feature_fingerprint": self.fingerprint,
+        }
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,27 @@ class TaskSpec:
         """The newest as-of partition the stored feature partitions can train and judge."""
         config = config or SplitConfig()
         return self.newest(stored, config.training_days, config.min_training_days)
+
+    def backtest_as_of(
+        self, stored: Sequence[str], count: int, config: SplitConfig | None = None
+    ) -> list[str]:
+        """Up to ``count`` consecutive as-of partitions ending with the newest, each of which the
+        stored feature partitions can train and judge (oldest first; none when none can)."""
+        config = config or SplitConfig()
+        newest = self.newest_as_of(stored, config)
+        if newest is None:
+            return []
+        keys = self.as_of.get_partition_keys()
+        chosen: list[str] = []
+        for key in reversed(keys[: keys.index(newest) + 1]):
+            try:
+                self.window(key, stored, config.training_days, config.min_training_days)
+            except as_of.WindowError:
+                break
+            chosen.append(key)
+            if len(chosen) == count:
+                break
+        return chosen[::-1]
 
     @property
     def feature_columns(self) -> list[str]:

@@ -115,3 +115,15 @@ def test_nyc_training_rows_never_cover_a_cell_first_seen_in_the_holdout_week():
     # A cell quiet on a holdout day keeps the borough the training days gave it.
     assert set(hold.filter(pl.col("cell") == old)["borough"]) == {"BROOKLYN"}
     assert hold["incidents"].sum() == 6 + 1  # no training-day incident leaks into the holdout
+
+
+def test_backtest_as_of_is_the_newest_consecutive_partitions_that_can_train():
+    from accident_assets.training.tasks import FRANCE, NYC
+
+    stored = days("2023-01-01", 36)
+    assert NYC.backtest_as_of(stored, 4) == ["2023-01-09", "2023-01-16", "2023-01-23", "2023-01-30"]
+    # The week of 2023-01-02 has one training day before it: the backtest stops there.
+    assert NYC.backtest_as_of(stored, 10) == NYC.backtest_as_of(stored, 4)
+    assert NYC.backtest_as_of(stored, 1) == ["2023-01-30"]
+    assert NYC.backtest_as_of(days("2023-01-01", 9), 4) == []
+    assert FRANCE.backtest_as_of(["2019", "2021", "2022"], 2) == ["2021", "2022"]
