@@ -35,17 +35,8 @@ CHECK_NAME = "drift_below_threshold"
 NO_CHAMPION = "no champion yet"
 
 # Feature columns fixed by the partition key: every row of one NYC day has the same weekday,
-# month, weekend and holiday flags.
-NYC_DAY_CONSTANT = (
-    "weekday",
-    "month",
-    "is_weekend",
-    "is_holiday",
-    "weekday_sin",
-    "weekday_cos",
-    "month_sin",
-    "month_cos",
-)
+# weekend and holiday flags.
+NYC_DAY_CONSTANT = ("weekday", "is_weekend", "is_holiday", "weekday_sin", "weekday_cos")
 
 
 class DriftConfig(dg.Config):

@@ -1,6 +1,7 @@
 """Checks of the NYC lane that look across days: one day per crash, and the geocoding backlog."""
 
 import statistics
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 import polars as pl
@@ -36,6 +37,25 @@ def geocode_warning(
 
 def geocoded_share(source: dict) -> float:
     return source.get("geocoded", 0) / max(source.get("count", 0), 1)
+
+
+def stored_geocoded_shares(storage: AssetStorage, partitions: Sequence[str]) -> dict[str, float]:
+    """The geocoded share of each stored day (from its commit's source counts, as the live API
+    counts them); days without a commit are left out."""
+    return {
+        key: round(geocoded_share(commit.source), 4)
+        for key in partitions
+        if (commit := storage.current(LANE, key)) is not None
+    }
+
+
+def incomplete_days(shares: Mapping[str, float], ratio: float) -> list[str]:
+    """Days geocoded at less than ``ratio`` times the median share of ``shares``: their cells
+    miss a part of their incidents, so their counts are too low for training or judging."""
+    if not shares:
+        return []
+    median = statistics.median(shares.values())
+    return sorted(k for k, share in shares.items() if share < ratio * median)
 
 
 @dg.asset_check(
@@ -75,10 +95,7 @@ def geocoded_share_check(
     first, last = min(context.partition_keys), max(context.partition_keys)
     earlier = [k for k in stored if k < first][-TRAILING_DAYS:]
     wanted = earlier + [k for k in stored if first <= k <= last]
-    share_of = {}
-    for key in wanted:
-        if (commit := asset_storage.current(LANE, key)) is not None:
-            share_of[key] = round(geocoded_share(commit.source), 4)
+    share_of = stored_geocoded_shares(asset_storage, wanted)
     warnings, shares = [], {}
     for partition in context.partition_keys:
         if partition not in share_of:

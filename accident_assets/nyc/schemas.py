@@ -66,7 +66,6 @@ _numeric_dtypes = {
     "cell_lng": pl.Float64,
     "hour": pl.Int8,
     "weekday": pl.Int8,
-    "month": pl.Int8,
     "is_weekend": pl.Int8,
     "is_holiday": pl.Int8,
 }
@@ -84,7 +83,6 @@ FEATURES = pa.DataFrameSchema(
             if name not in ("hour",)
         },
         "weekday": pa.Column(pl.Int8, pa.Check.in_range(0, 6)),
-        "month": pa.Column(pl.Int8, pa.Check.in_range(1, 12)),
     },
     unique=["date", "hour", "cell"],
     strict=True,

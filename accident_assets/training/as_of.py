@@ -45,6 +45,24 @@ class AsOfWindow:
     def partitions(self) -> tuple[str, ...]:
         return tuple(sorted({*self.train, *self.holdout}))
 
+    def without(self, left_out: Sequence[str], min_training: int, task: str) -> AsOfWindow:
+        """The window without the ``left_out`` partitions (e.g. days with a geocoding backlog);
+        it must keep a holdout partition and ``min_training`` training partitions."""
+        gone = set(left_out)
+        train = tuple(k for k in self.train if k not in gone)
+        holdout = tuple(k for k in self.holdout if k not in gone)
+        if not holdout:
+            raise WindowError(
+                f"{task} as-of {self.as_of}: every holdout partition was left out "
+                f"({', '.join(sorted(gone))})"
+            )
+        if self.train and len(train) < max(1, min_training):
+            raise WindowError(
+                f"{task} as-of {self.as_of}: {len(train)} training partition(s) left after "
+                f"leaving out {', '.join(sorted(gone))}; need {max(1, min_training)}"
+            )
+        return AsOfWindow(self.as_of, train, holdout)
+
 
 # ---------------------------------------------------------------------------------------------
 # France: the holdout year

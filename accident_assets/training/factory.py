@@ -51,7 +51,8 @@ class TuneConfig(dg.Config):
     (dimensions the model does not have are ignored with a warning)."""
 
     n_trials: int = 4
-    timeout_s: float = 600.0
+    # Wall-clock budget per study, the running trial included (see fitting.tune).
+    timeout_s: float = 90.0
     inner_validation_fraction: float = 0.2
     search_space: dict[str, ParamRange] = {}  # noqa: RUF012 (pydantic copies defaults)
 
@@ -125,6 +126,7 @@ def training_set_metadata(
         "partitions": dg.MetadataValue.json(list(ts.partitions)),
         "train_partitions": dg.MetadataValue.json(list(ts.train_partitions)),
         "holdout_partitions": dg.MetadataValue.json(list(ts.holdout_partitions)),
+        "left_out_partitions": dg.MetadataValue.json(list(ts.left_out)),
         "partition_count": len(ts.partitions),
         "rows_per_partition": dg.MetadataValue.json({k: f.height for k, f in frames.items()}),
         "train_rows": ts.train.height,
@@ -182,10 +184,12 @@ def build_training_set_asset(spec: TaskSpec) -> dg.AssetsDefinition:
                 stored,
                 lambda keys: asset_storage.read(spec.feature_asset, keys),
                 config,
+                quality=(lambda keys: spec.quality(asset_storage, keys)) if spec.quality else None,
             )
             context.log.info(
                 f"{spec.name} as-of {as_of}: {ts.split}; train {ts.train.height} rows, "
                 f"holdout {ts.holdout.height}{'' if ts.newest else ' (backtest)'}"
+                + (f"; left out {', '.join(ts.left_out)}" if ts.left_out else "")
             )
             return ts, training_set_metadata(spec, ts, frames)
 

@@ -16,7 +16,10 @@ import mlflow
 import numpy as np
 import optuna
 import polars as pl
+from lightgbm import LGBMModel
 from sklearn.model_selection import train_test_split
+from xgboost import XGBModel
+from xgboost import callback as xgb_callback
 
 from accident_assets.training import models, plots
 from accident_assets.training.tasks import TaskSpec, TrainingSet
@@ -69,11 +72,13 @@ def _fit_evaluate(
     params: Mapping[str, Any],
     train: pl.DataFrame,
     holdout: pl.DataFrame,
+    deadline: float | None = None,
 ) -> tuple[Any, dict[str, float], float, np.ndarray, np.ndarray]:
     pipeline = kind.build(dict(params), spec.categorical, spec.numeric)
     X, y = spec.xy(train)
+    fit_params = stop_at(pipeline, deadline) if deadline is not None else {}
     started = time.perf_counter()
-    pipeline.fit(X, y)
+    pipeline.fit(X, y, **fit_params)
     fit_time = time.perf_counter() - started
     X_hold, y_hold = spec.xy(holdout)
     predicted = spec.predict(pipeline, X_hold)
@@ -171,6 +176,43 @@ def inner_split(
     return train.filter(pl.col("date") < first), train.filter(pl.col("date") >= first)
 
 
+class TrialOverrun(Exception):
+    """A tuning trial still fitting when its study's time budget ran out."""
+
+
+class _XGBoostDeadline(xgb_callback.TrainingCallback):
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        if time.perf_counter() > self.deadline:
+            raise TrialOverrun(f"stopped after {epoch + 1} boosting rounds")
+        return False
+
+
+def stop_at(pipeline: Any, deadline: float) -> dict[str, Any]:
+    """Make the pipeline's boosting estimator raise :class:`TrialOverrun` between two rounds once
+    ``time.perf_counter()`` passes ``deadline``; returns the fit parameters that need. Other
+    estimators cannot be interrupted: the study does not start them when their expected time
+    would overrun (:func:`tune`)."""
+    estimator = pipeline.steps[-1][1]
+    if isinstance(estimator, LGBMModel):
+
+        def check(env: Any) -> None:
+            if time.perf_counter() > deadline:
+                raise TrialOverrun(f"stopped after {env.iteration + 1} boosting rounds")
+
+        return {f"{pipeline.steps[-1][0]}__callbacks": [check]}
+    if isinstance(estimator, XGBModel):
+        estimator.set_params(callbacks=[_XGBoostDeadline(deadline)])
+    return {}
+
+
+def _trial_size(params: Mapping[str, Any]) -> float:
+    """How much work a trial's parameters ask for, relative to each other: boosting rounds."""
+    return float(params.get("n_estimators", params.get("max_iter", 1)) or 1)
+
+
 def tune(
     spec: TaskSpec,
     model: str,
@@ -187,28 +229,55 @@ def tune(
     log: Log = print,
 ) -> FitResult:
     """Optuna TPE on an inner split of the training data (each trial a nested MLflow run), then
-    the best parameters refitted on all training data and scored on the holdout."""
+    the best parameters refitted on all training data and scored on the holdout.
+
+    ``timeout_s`` bounds the study's wall time, the running trial included: a trial is not
+    started when the slowest trial so far, scaled by its boosting rounds, would overrun, and a
+    LightGBM / XGBoost trial still fitting at the deadline is stopped (pruned). With no trial
+    complete in time, the default parameters are refitted."""
     kind = spec.candidates[model]
     inner_train, inner_val = inner_split(spec, ts.train, inner_fraction)
     direction = "maximize" if spec.greater_is_better else "minimize"
     tags = run_tags(spec, ts, dagster_tags, model=model, variant="tuned", rank=f"top{rank}")
     started = time.perf_counter()
+    deadline = started + timeout_s if timeout_s is not None else None
+    # Seconds per unit of _trial_size, the slowest seen: what the next trial is expected to cost.
+    cost_per_size = 0.0
     with tracking.start_run(spec.name, f"{model} (tuned, top{rank})", tags) as study_run:
 
         def objective(trial: optuna.Trial) -> float:
+            nonlocal cost_per_size
             params = {**base_params, **models.suggest(trial, space)}
+            expected = cost_per_size * _trial_size(params)
+            if deadline is not None and time.perf_counter() + expected > deadline:
+                trial.study.stop()
+                log(
+                    f"{spec.name}: {model} trial {trial.number} not started: about "
+                    f"{expected:.0f} s, past the {timeout_s:.0f} s budget"
+                )
+                raise optuna.TrialPruned("time budget")
+            trial_started = time.perf_counter()
             with tracking.start_run(
                 spec.name,
                 f"{model} trial {trial.number}",
                 {**tags, "trial": str(trial.number)},
                 nested=True,
             ):
-                _, metrics, fit_time, _, _ = _fit_evaluate(
-                    spec, kind, params, inner_train, inner_val
-                )
+                try:
+                    _, metrics, fit_time, _, _ = _fit_evaluate(
+                        spec, kind, params, inner_train, inner_val, deadline=deadline
+                    )
+                except TrialOverrun as stopped:
+                    trial.study.stop()
+                    mlflow.set_tag("stopped", f"time budget: {stopped}")
+                    log(f"{spec.name}: {model} trial {trial.number} stopped at the budget")
+                    raise optuna.TrialPruned(str(stopped)) from None
                 mlflow.log_params(as_params(params))
                 mlflow.log_metrics({k: v for k, v in metrics.items() if not np.isnan(v)})
                 mlflow.log_metric("fit_time_s", fit_time)
+            cost_per_size = max(
+                cost_per_size, (time.perf_counter() - trial_started) / _trial_size(params)
+            )
             log(
                 f"{spec.name}: {model} trial {trial.number} {spec.primary_metric}={metrics[spec.primary_metric]:.4f}"
             )
@@ -231,9 +300,20 @@ def tune(
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study.optimize(objective, n_trials=n_trials, timeout=timeout_s)
         tuning_time = time.perf_counter() - started
-        best = {**base_params, **study.best_params}
-        mlflow.log_metric("best_inner_" + spec.primary_metric, study.best_value)
-        mlflow.log_metrics({"tuning_time_s": tuning_time, "trials": len(study.trials)})
+        completed = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
+        if completed:
+            best = {**base_params, **study.best_params}
+            mlflow.log_metric("best_inner_" + spec.primary_metric, study.best_value)
+        else:
+            best = dict(base_params)
+            log(f"{spec.name}: no {model} trial completed in {timeout_s} s; default parameters")
+        mlflow.log_metrics(
+            {
+                "tuning_time_s": tuning_time,
+                "trials": len(study.trials),
+                "trials_completed": len(completed),
+            }
+        )
         pipeline, metrics, fit_time, y_hold, predicted = _fit_evaluate(
             spec, kind, best, ts.train, ts.holdout
         )
@@ -241,8 +321,8 @@ def tune(
             spec, pipeline, best, metrics, fit_time, ts, y_hold, predicted
         )
     log(
-        f"{spec.name}: tuned {model} ({len(study.trials)} trials, {tuning_time:.1f} s) "
-        f"{spec.primary_metric}={metrics[spec.primary_metric]:.4f}"
+        f"{spec.name}: tuned {model} ({len(completed)} of {len(study.trials)} trials complete, "
+        f"{tuning_time:.1f} s) {spec.primary_metric}={metrics[spec.primary_metric]:.4f}"
     )
     return FitResult(
         spec.name,
@@ -255,7 +335,7 @@ def tune(
         model_uri,
         figures,
         tuning_time_s=tuning_time,
-        trials=len(study.trials),
+        trials=len(completed),
     )
 
 

@@ -31,17 +31,54 @@ def classification_metrics(
     }
 
 
+# Hotspot capture: the share of holdout incidents in the top 1 % / 5 % of predicted cell-hours,
+# the hit rate of hotspot forecasting (where a patrol or a campaign would go).
+CAPTURE_FRACTIONS = {"capture_1pct": 0.01, "capture_5pct": 0.05}
+
+
 def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """RMSE, MAE and mean Poisson deviance (predictions clipped to a tiny positive rate)."""
+    """Mean Poisson deviance (predictions clipped to a tiny positive rate), RMSE, MAE and the
+    hotspot capture shares (:data:`CAPTURE_FRACTIONS`)."""
     y_true = np.asarray(y_true, dtype=float)
     predicted = np.asarray(predicted, dtype=float)
     return {
-        "rmse": float(np.sqrt(skm.mean_squared_error(y_true, predicted))),
-        "mae": float(skm.mean_absolute_error(y_true, predicted)),
         "poisson_deviance": float(
             skm.mean_poisson_deviance(y_true, np.clip(predicted, MIN_RATE, None))
         ),
+        "rmse": float(np.sqrt(skm.mean_squared_error(y_true, predicted))),
+        "mae": float(skm.mean_absolute_error(y_true, predicted)),
+        **{
+            name: capture_share(y_true, predicted, fraction)
+            for name, fraction in CAPTURE_FRACTIONS.items()
+        },
     }
+
+
+def calibration_by_decile(
+    y_true: np.ndarray, predicted: np.ndarray, bins: int = 10
+) -> list[dict[str, float]]:
+    """Mean predicted and mean observed count per bin of predictions (deciles by default, rank
+    based so that ties at zero do not merge bins): a calibrated model has them equal in every
+    bin, where RMSE would hide a model that is right on average and wrong at both ends."""
+    y_true = np.asarray(y_true, dtype=float)
+    predicted = np.asarray(predicted, dtype=float)
+    if y_true.shape != predicted.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true {y_true.shape} and predicted {predicted.shape} differ")
+    if y_true.size == 0:
+        return []
+    # Stable sort: rows with equal predictions keep their order, so the result is reproducible.
+    order = np.argsort(predicted, kind="stable")
+    rows = []
+    for i, part in enumerate(np.array_split(order, min(bins, y_true.size)), start=1):
+        rows.append(
+            {
+                "bin": float(i),
+                "rows": float(part.size),
+                "mean_predicted": float(predicted[part].mean()),
+                "mean_observed": float(y_true[part].mean()),
+            }
+        )
+    return rows
 
 
 def capture_share(y_true: np.ndarray, predicted: np.ndarray, top_fraction: float) -> float:

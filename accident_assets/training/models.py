@@ -25,19 +25,18 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyRegressor
 from sklearn.ensemble import (
-    ExtraTreesRegressor,
     HistGradientBoostingRegressor,
     RandomForestClassifier,
-    RandomForestRegressor,
 )
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, PoissonRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from xgboost import XGBClassifier, XGBRegressor
 
 from accident_assets.training.metrics import CLASSIFICATION_THRESHOLD
+from accident_assets.training.rates import CellRateEncoder, ShrunkRateRegressor
 
 RANDOM_STATE = 42
 # Two cores on the reference machine; estimators use both, the executor runs steps in sequence.
@@ -78,41 +77,44 @@ class LogisticRegressionParams(dg.Config):
     max_iter: int = 1000
 
 
+# NYC: the estimators see shrunk historical rates (``rates.CellRateEncoder``) and the calendar.
+# The signal beyond the rates is small and the counts are noisy, so the trees are shallow, slow
+# learners that need many rows per leaf (measured on the real exports, docs/benchmarks.md).
 class XGBRegressorParams(dg.Config):
     objective: str = "count:poisson"
     n_estimators: int = 300
-    learning_rate: float = 0.05
-    max_depth: int = 6
+    learning_rate: float = 0.03
+    max_depth: int = 4
     subsample: float = 0.8
     colsample_bytree: float = 0.8
-    min_child_weight: float = 1.0
+    min_child_weight: float = 5.0
 
 
 class LGBMRegressorParams(dg.Config):
     objective: str = "poisson"
     n_estimators: int = 300
-    learning_rate: float = 0.05
-    num_leaves: int = 31
+    learning_rate: float = 0.03
+    num_leaves: int = 15
     subsample: float = 0.8
     subsample_freq: int = 1
     colsample_bytree: float = 0.8
-    min_child_samples: int = 20
-
-
-class ForestRegressorParams(dg.Config):
-    n_estimators: int = 100
-    max_depth: int = 12
-    min_samples_leaf: int = 5
-    max_features: float = 0.5
+    min_child_samples: int = 100
 
 
 class HistGradientBoostingParams(dg.Config):
     loss: str = "poisson"
     max_iter: int = 300
-    learning_rate: float = 0.05
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 20
+    learning_rate: float = 0.03
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 100
     l2_regularization: float = 0.0
+
+
+class PoissonGLMParams(dg.Config):
+    # L2 penalty on the one-hot effects (sklearn scales it by the mean deviance): 1e-3 already
+    # pulls busy cells toward the mean (6 % worse deviance on January 2023), 1e-4 does not.
+    alpha: float = 1e-4
+    max_iter: int = 300
 
 
 class NoParams(dg.Config):
@@ -134,9 +136,6 @@ class ParamRange(dg.Config):
 
 # A decision threshold for a final estimator that states none (scikit-learn's own predict).
 DEFAULT_DECISION_THRESHOLD = CLASSIFICATION_THRESHOLD
-# Below this between-group variance (rate units squared) a level is taken as homogeneous: its
-# groups pool (almost) completely into their parents, with a large but finite strength.
-MIN_BETWEEN_GROUP_VARIANCE = 1e-9
 
 
 class ClassPriorClassifier(ClassifierMixin, BaseEstimator):
@@ -189,78 +188,6 @@ class CellMeanRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "means_")
         found = lookup(self.means_, X, [self.key])
         return np.where(np.isnan(found), self.global_mean_, found)
-
-
-def poisson_gamma_strength(sums: np.ndarray, counts: np.ndarray, priors: np.ndarray) -> float:
-    """Method-of-moments prior strength k of a Poisson–Gamma model for one level of groups.
-
-    A group's observed rate r = sum / n varies around its prior p by the spread of true rates
-    (tau²) plus Poisson noise (p / n): tau² = mean((r - p)²) - mean(p / n). A Gamma prior of mean
-    p and variance tau² is worth k = p / tau² pseudo-observations (one k for the level: mean p).
-    """
-    rates = sums / counts
-    between = float(np.mean((rates - priors) ** 2) - np.mean(priors / counts))
-    return float(np.mean(priors)) / max(between, MIN_BETWEEN_GROUP_VARIANCE)
-
-
-def shrink(sums: np.ndarray, counts: np.ndarray, priors: np.ndarray, strength: float) -> np.ndarray:
-    """Posterior mean rate of each group: its data plus ``strength`` pseudo-observations of its
-    prior, so a group seen once stays near its parent and a dense one near its own mean."""
-    return (sums + strength * priors) / (counts + strength)
-
-
-def nested_levels(keys: Sequence[str]) -> list[tuple[str, ...]]:
-    """("cell", "hour", "weekday") -> [("cell",), ("cell", "hour"), ("cell", "hour", "weekday")]."""
-    return [tuple(keys[: i + 1]) for i in range(len(keys))]
-
-
-def _parent_estimates(index: pd.Index, parent: pd.Series | None, global_mean: float) -> np.ndarray:
-    """Each group's parent estimate: its key without the last column (the global mean on top)."""
-    if parent is None:
-        return np.full(len(index), global_mean)
-    return parent.reindex(index.droplevel(-1)).to_numpy(dtype=float)
-
-
-class ShrunkRateRegressor(RegressorMixin, BaseEstimator):
-    """Rates per cell × hour × weekday, each shrunk toward the next coarser level by empirical
-    Bayes (global -> cell -> cell × hour -> cell × hour × weekday).
-
-    At each level a group's estimate is (sum_y + k · prior) / (n + k), its prior the parent
-    group's estimate and k that level's :func:`poisson_gamma_strength` (``strengths_``). A
-    combination unseen in training takes its parent's estimate (an unseen cell the global mean).
-    Unlike an unshrunk mean per cell × weekday × hour, a cell-hour seen a few times does not
-    predict its few counts.
-    """
-
-    def __init__(self, keys: Sequence[str] = ("cell", "hour", "weekday")) -> None:
-        self.keys = keys
-
-    def fit(self, X: pd.DataFrame, y: Any) -> ShrunkRateRegressor:
-        target = pd.Series(np.asarray(y, dtype=float), index=X.index, name="y")
-        self.global_mean_ = float(target.mean())
-        self.levels_ = nested_levels(self.keys)
-        self.strengths_: dict[tuple[str, ...], float] = {}
-        self.estimates_: dict[tuple[str, ...], pd.Series] = {}
-        parent: pd.Series | None = None
-        for level in self.levels_:
-            groups = target.groupby([X[c] for c in level], observed=True).agg(["sum", "count"])
-            sums = groups["sum"].to_numpy(dtype=float)
-            counts = groups["count"].to_numpy(dtype=float)
-            priors = _parent_estimates(groups.index, parent, self.global_mean_)
-            strength = poisson_gamma_strength(sums, counts, priors)
-            parent = pd.Series(shrink(sums, counts, priors, strength), index=groups.index)
-            self.strengths_[level] = strength
-            self.estimates_[level] = parent
-        return self
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "estimates_")
-        out = np.full(len(X), self.global_mean_)
-        # Coarse to fine: a finer level known for a row overrides its parent's estimate.
-        for level, estimates in self.estimates_.items():
-            found = lookup(estimates, X, level)
-            out = np.where(np.isnan(found), out, found)
-        return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,56 +379,69 @@ FRANCE_MODELS: dict[str, ModelKind] = {
     ),
 }
 
+
+def rate_regression(estimator: Any, numeric: Sequence[str]) -> Pipeline:
+    """Shrunk historical rates of the row's cell (and its ring, hour, weekday) plus the calendar
+    and centroid columns, then ``estimator``: serving computes the same from a point and a time."""
+    return Pipeline([("encode", CellRateEncoder(passthrough=tuple(numeric))), ("model", estimator)])
+
+
+# The GLM's effects: log rate = cell + hour + weekday (+ holiday), i.e. rates multiply.
+GLM_CATEGORICAL = ("cell", "hour", "weekday")
+GLM_NUMERIC = ("is_holiday",)
+
+
+def poisson_glm(params: Mapping[str, Any]) -> Pipeline:
+    encoding = ColumnTransformer(
+        [
+            ("effects", OneHotEncoder(handle_unknown="ignore"), list(GLM_CATEGORICAL)),
+            ("numeric", "passthrough", list(GLM_NUMERIC)),
+        ],
+        verbose_feature_names_out=False,
+    )
+    return Pipeline([("encode", encoding), ("model", PoissonRegressor(**params))])
+
+
+# Random forest and extra trees are not NYC candidates: on the real exports they were never the
+# best model and mostly below the best baseline (docs/benchmarks.md, issue 12's backtests), fit
+# with squared error on counts, and cost the most (extra_trees tuning ran 14 minutes past its
+# timeout on 61 days).
 NYC_MODELS: dict[str, ModelKind] = {
     "xgboost": ModelKind(
         "xgboost",
         XGBRegressorParams,
-        lambda p, cat, num: _regression(
-            tree_encoding(cat, num),
-            XGBRegressor(**p, tree_method="hist", n_jobs=N_JOBS, random_state=RANDOM_STATE),
+        lambda p, cat, num: rate_regression(
+            XGBRegressor(**p, tree_method="hist", n_jobs=N_JOBS, random_state=RANDOM_STATE), num
         ),
         _BOOSTING_SPACE,
     ),
     "lightgbm": ModelKind(
         "lightgbm",
         LGBMRegressorParams,
-        lambda p, cat, num: _regression(
-            tree_encoding(cat, num),
-            LGBMRegressor(**p, n_jobs=N_JOBS, random_state=RANDOM_STATE, verbose=-1),
+        lambda p, cat, num: rate_regression(
+            LGBMRegressor(**p, n_jobs=N_JOBS, random_state=RANDOM_STATE, verbose=-1), num
         ),
         _LGBM_SPACE,
-    ),
-    "random_forest": ModelKind(
-        "random_forest",
-        ForestRegressorParams,
-        lambda p, cat, num: _regression(
-            tree_encoding(cat, num),
-            RandomForestRegressor(**p, n_jobs=N_JOBS, random_state=RANDOM_STATE),
-        ),
-        _FOREST_SPACE,
-    ),
-    "extra_trees": ModelKind(
-        "extra_trees",
-        ForestRegressorParams,
-        lambda p, cat, num: _regression(
-            tree_encoding(cat, num),
-            ExtraTreesRegressor(**p, n_jobs=N_JOBS, random_state=RANDOM_STATE),
-        ),
-        _FOREST_SPACE,
     ),
     "hist_gradient_boosting": ModelKind(
         "hist_gradient_boosting",
         HistGradientBoostingParams,
-        lambda p, cat, num: _regression(
-            tree_encoding(cat, num), HistGradientBoostingRegressor(**p, random_state=RANDOM_STATE)
+        lambda p, cat, num: rate_regression(
+            HistGradientBoostingRegressor(**p, random_state=RANDOM_STATE), num
         ),
         _space(
             max_iter=(100, 600, False, True),
             learning_rate=(0.01, 0.3, True, False),
-            max_leaf_nodes=(15, 127, False, True),
-            min_samples_leaf=(5, 100, False, True),
+            max_leaf_nodes=(7, 63, False, True),
+            min_samples_leaf=(20, 500, True, True),
             l2_regularization=(1e-6, 10.0, True, False),
         ),
+    ),
+    "poisson_glm": ModelKind(
+        "poisson_glm",
+        PoissonGLMParams,
+        lambda p, cat, num: poisson_glm(p),
+        _space(alpha=(1e-6, 1e-2, True, False)),
     ),
     "zero": baseline_kind(
         "zero",

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import dagster as dg
 import h3
@@ -22,6 +22,7 @@ from sklearn.model_selection import train_test_split
 
 from accident_assets.france import features as france_features
 from accident_assets.nyc import features as nyc_features
+from accident_assets.nyc.checks import incomplete_days, stored_geocoded_shares
 from accident_assets.training import as_of, champion, models
 from accident_assets.training.as_of import AsOfWindow
 from accident_assets.training.metrics import (
@@ -37,6 +38,10 @@ class SplitConfig(dg.Config):
     # NYC: stored days of the ``training_days`` before the holdout week are training rows.
     training_days: int = 56
     min_training_days: int = 7
+    # NYC: a day geocoded at less than this fraction of the window's median share is left out of
+    # training and holdout (its cells miss a part of their incidents). The lane's check warns
+    # at half the trailing median, a backlog alarm; a day missing a fifth already biases rates.
+    min_geocoded_ratio: float = 0.8
     # France, one year only: the stratified random split of that year.
     test_size: float = 0.3
     random_state: int = 42
@@ -57,6 +62,8 @@ class TrainingSet:
     holdout_partitions: tuple[str, ...] = ()
     # The newest as-of partition the stored features allow: only it may move the champion alias.
     newest: bool = True
+    # Partitions of the window left out for their quality (NYC: incompletely geocoded days).
+    left_out: tuple[str, ...] = ()
 
     def lineage_tags(self) -> dict[str, str]:
         """What a fit run and a registered version record of the data behind them."""
@@ -100,6 +107,11 @@ class TaskSpec:
     # Facts about the features a served model must know (e.g. the H3 resolution of NYC cells),
     # recorded as tags of every fit run and of the registered version.
     feature_tags: Callable[[pl.DataFrame], dict[str, str]] = lambda frame: {}
+    # What the lane stored about the quality of its partitions, (asset storage, keys) -> a score
+    # per key (NYC: the geocoded share of each day), and which partitions of a window to leave
+    # out for it, (scores, config) -> keys. None: every partition is used.
+    quality: Callable[[Any, Sequence[str]], Mapping[str, float]] | None = None
+    left_out: Callable[[Mapping[str, float], SplitConfig], list[str]] | None = None
 
     def newest_as_of(self, stored: Sequence[str], config: SplitConfig | None = None) -> str | None:
         """The newest as-of partition the stored feature partitions can train and judge."""
@@ -263,6 +275,10 @@ def nyc_feature_tags(frame: pl.DataFrame) -> dict[str, str]:
     return {"h3_resolution": str(h3.get_resolution(cells[0]))} if len(cells) else {}
 
 
+def nyc_left_out(shares: Mapping[str, float], config: SplitConfig) -> list[str]:
+    return incomplete_days(shares, config.min_geocoded_ratio)
+
+
 def split_nyc(
     frame: pl.DataFrame, window: AsOfWindow, config: SplitConfig
 ) -> tuple[pl.DataFrame, pl.DataFrame, str]:
@@ -315,12 +331,16 @@ NYC = TaskSpec(
     newest=as_of.nyc_newest,
     assemble=assemble_nyc,
     split=split_nyc,
-    primary_metric="rmse",
+    # Counts: the Poisson deviance judges a rate by the likelihood of what happened; RMSE barely
+    # tells a per-cell mean from a model (0.1-0.5 % apart on real weeks).
+    primary_metric="poisson_deviance",
     greater_is_better=False,
-    metrics=("rmse", "mae", "poisson_deviance"),
+    metrics=("poisson_deviance", "rmse", "mae", "capture_1pct", "capture_5pct"),
     candidates=models.NYC_MODELS,
     accuracy_asset=dg.AssetKey(["nyc_incidents", "forecast_accuracy"]),
     feature_tags=nyc_feature_tags,
+    quality=stored_geocoded_shares,
+    left_out=nyc_left_out,
 )
 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in (FRANCE, NYC)}
@@ -332,10 +352,17 @@ def build_training_set(
     stored: Sequence[str],
     read: Callable[[list[str]], Mapping[str, pl.DataFrame]],
     config: SplitConfig,
+    quality: Callable[[list[str]], Mapping[str, float]] | None = None,
 ) -> tuple[TrainingSet, Mapping[str, pl.DataFrame]]:
     """The training and holdout frames of one as-of partition, from exactly the feature
-    partitions its window allows (``read`` loads stored partitions by key)."""
+    partitions its window allows (``read`` loads stored partitions by key), less those the task
+    leaves out for their ``quality`` (a score per partition, e.g. its geocoded share)."""
     window = spec.window(as_of_key, stored, config.training_days, config.min_training_days)
+    left_out: list[str] = []
+    if spec.left_out is not None and quality is not None:
+        left_out = spec.left_out(quality(list(window.partitions)), config)
+        if left_out:
+            window = window.without(left_out, config.min_training_days, spec.name)
     frames = read(list(window.partitions))
     frame = spec.assemble(frames, window)
     train, holdout, split = spec.split(frame, window, config)
@@ -357,5 +384,6 @@ def build_training_set(
         train_partitions=window.train or window.holdout,
         holdout_partitions=window.holdout,
         newest=as_of_key == newest,
+        left_out=tuple(left_out),
     )
     return ts, frames

@@ -29,7 +29,8 @@ def test_features_schema_and_calendar(day_features: pl.DataFrame):
     assert day_features.columns[:5] == ["date", "hour", "cell", "borough", "incidents"]
     assert set(feat.FEATURE_COLUMNS) <= set(day_features.columns)
     row = day_features.row(0, named=True)
-    assert (row["weekday"], row["month"], row["is_weekend"], row["is_holiday"]) == (0, 1, 0, 1)
+    assert (row["weekday"], row["is_weekend"], row["is_holiday"]) == (0, 0, 1)
+    assert "month" not in feat.FEATURE_COLUMNS  # a window of weeks has no seasonal month signal
 
 
 def test_incidents_sum_to_geocoded_crashes():

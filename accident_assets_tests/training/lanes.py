@@ -14,7 +14,6 @@ QUICK_PARAMS = {
     "xgboost": {"n_estimators": 60},
     "lightgbm": {"n_estimators": 60},
     "random_forest": {"n_estimators": 30},
-    "extra_trees": {"n_estimators": 30},
     "hist_gradient_boosting": {"max_iter": 60},
 }
 

@@ -127,3 +127,61 @@ def test_backtest_as_of_is_the_newest_consecutive_partitions_that_can_train():
     assert NYC.backtest_as_of(stored, 1) == ["2023-01-30"]
     assert NYC.backtest_as_of(days("2023-01-01", 9), 4) == []
     assert FRANCE.backtest_as_of(["2019", "2021", "2022"], 2) == ["2021", "2022"]
+
+
+def test_days_with_a_geocoding_backlog_leave_training_and_holdout():
+    """A day geocoded at less than ``min_geocoded_ratio`` of the window's median share is left
+    out of both sides, and recorded; a week whose every day is left out is refused."""
+    import h3
+
+    from accident_assets.nyc.checks import incomplete_days
+    from accident_assets.training.tasks import NYC, build_training_set
+
+    cell = h3.latlng_to_cell(40.68, -73.95, 7)
+    stored = days("2023-01-02", 21)
+
+    def read(keys: list[str]) -> dict[str, pl.DataFrame]:
+        return {
+            k: pl.DataFrame(
+                {
+                    "date": [dt.date.fromisoformat(k)],
+                    "hour": [8],
+                    "cell": [cell],
+                    "borough": ["BROOKLYN"],
+                    "incidents": [1],
+                }
+            )
+            for k in keys
+        }
+
+    shares = dict.fromkeys(stored, 0.92)
+    shares["2023-01-10"] = 0.40  # training day with a backlog
+    shares["2023-01-18"] = 0.70  # holdout day: 0.70 < 0.8 x 0.92
+    shares["2023-01-19"] = 0.80  # 0.80 >= 0.736: kept
+    assert incomplete_days(shares, 0.8) == ["2023-01-10", "2023-01-18"]
+    config = SplitConfig(training_days=14)
+    ts, frames = build_training_set(
+        NYC, "2023-01-16", stored, read, config, quality=lambda keys: {k: shares[k] for k in keys}
+    )
+    assert ts.left_out == ("2023-01-10", "2023-01-18")
+    assert "2023-01-10" not in ts.train_partitions and "2023-01-18" not in ts.holdout_partitions
+    assert "2023-01-10" not in frames and "2023-01-18" not in frames
+    used = {str(d) for d in ts.train["date"].unique()} | {
+        str(d) for d in ts.holdout["date"].unique()
+    }
+    assert not used & set(ts.left_out)
+    assert ts.holdout["date"].n_unique() == 6 and ts.train["date"].n_unique() == 13
+    # Without quality figures every day is used.
+    whole, _ = build_training_set(NYC, "2023-01-16", stored, read, config)
+    assert whole.left_out == () and whole.holdout["date"].n_unique() == 7
+    week = set(days("2023-01-16", 7))
+    backlog = {k: (0.1 if k in week else 0.92) for k in stored}
+    with pytest.raises(WindowError, match="every holdout partition was left out"):
+        build_training_set(
+            NYC,
+            "2023-01-16",
+            stored,
+            read,
+            config,
+            quality=lambda keys: {k: backlog[k] for k in keys},
+        )

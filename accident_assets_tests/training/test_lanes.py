@@ -330,8 +330,8 @@ def test_performance_history_covers_every_as_of_partition(trained):
     }
     lgbm = history.filter((pl.col("model") == "lightgbm") & (pl.col("variant") == "default"))
     assert backtest["lightgbm"]["partitions"] == 2
-    assert backtest["lightgbm"]["mean"] == pytest.approx(lgbm["rmse"].mean(), abs=1e-5)
-    assert backtest["lightgbm"]["spread"] == pytest.approx(lgbm["rmse"].std(), abs=1e-5)
+    assert backtest["lightgbm"]["mean"] == pytest.approx(lgbm[NYC.primary_metric].mean(), abs=1e-5)
+    assert backtest["lightgbm"]["spread"] == pytest.approx(lgbm[NYC.primary_metric].std(), abs=1e-5)
     assert metadata["plot_history"].value.startswith("![history](data:image/png;base64,")
 
 

@@ -117,89 +117,6 @@ def test_constant_and_cell_means_are_exact():
     np.testing.assert_allclose(fitted["cell_mean"].predict(new), [10 / 5, 1 / 2, 11 / 7])
 
 
-def _shrunk_level(groups: list[tuple[int, float, float]]) -> tuple[float, list[float]]:
-    """The textbook Poisson–Gamma moments, written out on (n, sum, prior) per group."""
-    between = sum((s / n - p) ** 2 for n, s, p in groups) / len(groups) - sum(
-        p / n for n, s, p in groups
-    ) / len(groups)
-    assert between > 0.1  # the tiny frame is chosen so no level is clipped
-    k = sum(p for _, _, p in groups) / len(groups) / between
-    return k, [(s + k * p) / (n + k) for n, s, p in groups]
-
-
-def _tiny_by_hand() -> tuple[list[float], dict[tuple, float]]:
-    m = 11 / 7
-    k1, (a, b) = _shrunk_level([(5, 10, m), (2, 1, m)])
-    k2, (a1, a2, b1, b2) = _shrunk_level([(3, 9, a), (2, 1, a), (1, 0, b), (1, 1, b)])
-    k3, (a10, a11, a20, b10, b21) = _shrunk_level(
-        [(2, 8, a1), (1, 1, a1), (2, 1, a2), (1, 0, b1), (1, 1, b2)]
-    )
-    estimates = {
-        ("a",): a, ("b",): b, ("a", 1): a1, ("a", 2): a2, ("b", 1): b1, ("b", 2): b2,
-        ("a", 1, 0): a10, ("a", 1, 1): a11, ("a", 2, 0): a20, ("b", 1, 0): b10, ("b", 2, 1): b21,
-    }  # fmt: skip
-    return [k1, k2, k3], estimates
-
-
-def test_shrunk_rate_is_the_closed_formula_on_a_tiny_frame():
-    model = _build(models.NYC_MODELS, "shrunk_rate").fit(TINY, TINY_Y).named_steps["model"]
-    strengths, by_hand = _tiny_by_hand()
-    assert list(model.strengths_) == [("cell",), ("cell", "hour"), ("cell", "hour", "weekday")]
-    np.testing.assert_allclose(list(model.strengths_.values()), strengths, rtol=1e-12)
-    np.testing.assert_allclose(
-        model.predict(TINY), [by_hand[tuple(r)] for r in TINY[["cell", "hour", "weekday"]].values]
-    )
-
-
-def test_shrunk_rate_falls_back_to_the_parent_of_what_it_never_saw():
-    model = _build(models.NYC_MODELS, "shrunk_rate").fit(TINY, TINY_Y)
-    _, by_hand = _tiny_by_hand()
-    new = pd.DataFrame(
-        {
-            "cell": ["a", "a", "b", "z"],
-            "hour": np.array([1, 7, 2, 1], dtype=np.int16),  # served types need not be training's
-            "weekday": np.array([6, 0, 1, 0], dtype=np.int16),
-        }
-    )
-    expected = [by_hand[("a", 1)], by_hand[("a",)], by_hand[("b", 2, 1)], 11 / 7]
-    np.testing.assert_allclose(model.predict(new), expected)
-
-
-def _poisson_cells(
-    rates: np.ndarray, rows_per_cell: int, seed: int
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Cells with their own Poisson rate, the same at every hour and weekday."""
-    rng = np.random.default_rng(seed)
-    cell = np.repeat([f"c{i}" for i in range(len(rates))], rows_per_cell)
-    hour = np.tile(np.arange(rows_per_cell) % 24, len(rates))
-    weekday = np.tile(np.arange(rows_per_cell) // 24 % 7, len(rates))
-    y = rng.poisson(np.repeat(rates, rows_per_cell)).astype(float)
-    return pd.DataFrame({"cell": cell, "hour": hour, "weekday": weekday}), y
-
-
-def test_a_dense_cell_keeps_its_mean_and_a_cell_seen_once_is_pulled_to_its_parent():
-    rates = np.random.default_rng(1).gamma(4.0, 0.25, 30)  # mean 1, sd 0.5 between cells
-    X, y = _poisson_cells(rates, 24 * 7 * 3, seed=2)
-    once = pd.DataFrame({"cell": ["once"], "hour": [3], "weekday": [2]})
-    X, y = pd.concat([X, once], ignore_index=True), np.append(y, 3.0)
-    model = _build(models.NYC_MODELS, "shrunk_rate").fit(X, y).named_steps["model"]
-    dense = X["cell"] == "c0"
-    assert np.abs(model.predict(X[dense]) - y[dense.to_numpy()].mean()).max() < 0.05
-    estimate = model.predict(once)[0]
-    assert model.global_mean_ < estimate < 3.0
-    assert estimate - model.global_mean_ < (3.0 - model.global_mean_) / 2
-
-
-def test_shrinkage_is_stronger_when_groups_are_alike():
-    alike = _poisson_cells(np.ones(40), 100, seed=3)
-    unlike = _poisson_cells(np.random.default_rng(4).gamma(1.0, 1.0, 40), 100, seed=3)
-    k = {
-        name: models.ShrunkRateRegressor().fit(*data).strengths_[("cell",)]
-        for name, data in (("alike", alike), ("unlike", unlike))
-    }
-    assert k["alike"] > 10 * k["unlike"] and 0 < k["unlike"] < 10
-
-
 def test_metrics():
     m = classification_metrics(np.array([0, 1, 1, 0]), np.array([0.1, 0.9, 0.4, 0.6]))
     assert m["f1"] == pytest.approx(0.5) and m["roc_auc"] == pytest.approx(0.75)
@@ -227,10 +144,10 @@ def test_a_nan_score_ranks_last_whatever_the_direction():
     from accident_assets.training.fitting import FitResult
     from accident_assets.training.tasks import FRANCE, NYC
 
-    for spec, good, bad in ((FRANCE, 0.6, 0.4), (NYC, 0.2, 0.3)):
+    for spec, good, bad, third in ((FRANCE, 0.6, 0.4, "class_prior"), (NYC, 0.2, 0.3, "cell_mean")):
         fits = [
             FitResult(spec.name, m, "default", {}, {spec.primary_metric: v}, 0.0, m, m)
-            for m, v in (("xgboost", float("nan")), ("lightgbm", bad), ("random_forest", good))
+            for m, v in (("xgboost", float("nan")), ("lightgbm", bad), (third, good))
         ]
         frame = fit_rows(spec, fits)
-        assert frame["model"].to_list() == ["random_forest", "lightgbm", "xgboost"], spec.name
+        assert frame["model"].to_list() == [third, "lightgbm", "xgboost"], spec.name
