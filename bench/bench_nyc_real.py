@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/bench_nyc_real.py [--datasets january manhattan] [--weeks 4]
+    .venv/bin/python bench/bench_nyc_real.py [--datasets january manhattan 2024w27] [--weeks 4]
         [--trials 2] [--training-days 56]
 
 For each dataset of ``../shared/data/nyc_collisions/`` (the January 2023 citywide export; the
@@ -10,9 +10,10 @@ For each dataset of ``../shared/data/nyc_collisions/`` (the January 2023 citywid
 ``csv_export`` source into a fresh state directory, then ONE run of ``nyc_training_job`` covers
 the newest ``--weeks`` weekly as-of partitions the days allow (each trained on the
 ``--training-days`` before its week and judged on the week). Per week, every model's RMSE and
-Poisson deviance against the best baseline of that week (``zero``, ``global_mean``,
-``cell_mean``, ``shrunk_rate``, ranked by RMSE like the lane); then the backtest summary of
-``nyc_incidents/performance_history``: mean ± spread per model over the weeks.
+Poisson deviance (the lane's primary metric) against the best baseline of that week (``zero``,
+``global_mean``, ``cell_mean``, ``shrunk_rate``), RMSE and hotspot capture@1 %/5 %; then the
+backtest summary of ``nyc_incidents/performance_history``: mean ± spread per model over the weeks,
+with the mean captures. The 2024 week has 8 days: one as-of week, trained on the day before it.
 """
 
 from __future__ import annotations
@@ -30,18 +31,27 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# name: (file, first day, last day, fewest training days a week may have)
 DATASETS = {
-    "january": ("2023-01/nyc_crashes_202301.csv", dt.date(2023, 1, 1), dt.date(2023, 1, 31)),
+    "january": ("2023-01/nyc_crashes_202301.csv", dt.date(2023, 1, 1), dt.date(2023, 1, 31), 7),
     "manhattan": (
         "2022-01_2023-07_manhattan/Motor_Vehicle_Collisions_-_Crashes.csv",
         dt.date(2022, 1, 2),
         dt.date(2023, 7, 21),
+        7,
+    ),
+    # 8 days: one as-of week (2024-07-01) with the single day before it to train on.
+    "2024w27": (
+        "2024-w27/nyccrashes_2024w0630_by20250212.csv",
+        dt.date(2024, 6, 30),
+        dt.date(2024, 7, 7),
+        1,
     ),
 }
 
 
 def run(dataset: str, weeks: int, trials: int, training_days: int, shared: Path) -> None:
-    relative, first, last = DATASETS[dataset]
+    relative, first, last, min_days = DATASETS[dataset]
     home = Path(tempfile.mkdtemp(prefix=f"bench_nyc_real_{dataset}_"))
     os.environ["ACCIDENT_ASSETS_HOME"] = str(home)
     os.environ["DAGSTER_HOME"] = str(home / "dagster")
@@ -67,7 +77,6 @@ def run(dataset: str, weeks: int, trials: int, training_days: int, shared: Path)
         f"\n# {dataset}: {relative}, {first}..{last}, ingested in {time.perf_counter() - started:.0f} s"
     )
     stored = [key_of(d) for d in days_between(first, last)]
-    min_days = 7
     split = SplitConfig(training_days=training_days, min_training_days=min_days)
     chosen = NYC.backtest_as_of(stored, weeks, split)
     if not chosen:
@@ -103,30 +112,44 @@ def run(dataset: str, weeks: int, trials: int, training_days: int, shared: Path)
             f"{len(set(ts.train['cell']))} cells; best baseline: {base['model']}\n"
         )
         print(
-            "| model | variant | RMSE | vs baseline | Poisson deviance | vs baseline | MAE | fit s |"
+            "| model | variant | Poisson deviance | vs best baseline | RMSE | capture@1 % | "
+            "capture@5 % | fit s | tuning s |"
         )
-        print("|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|")
         for row in comparison.iter_rows(named=True):
             print(
-                f"| {row['model']} | {row['variant']} | {row['rmse']:.4f} | "
-                f"{row['rmse'] / base['rmse'] - 1:+.1%} | {row['poisson_deviance']:.4f} | "
-                f"{row['poisson_deviance'] / base['poisson_deviance'] - 1:+.1%} | "
-                f"{row['mae']:.4f} | {row['fit_time_s']:.1f} |"
+                f"| {row['model']} | {row['variant']} | {row['poisson_deviance']:.4f} | "
+                f"{row['vs_best_baseline']:+.2%} | {row['rmse']:.4f} | "
+                f"{row['capture_1pct']:.3f} | {row['capture_5pct']:.3f} | "
+                f"{row['fit_time_s']:.1f} | {row['tuning_time_s'] or 0:.0f} |"
             )
     frame = result.output_for_node(op_name(NYC.key("performance_history")))
     summary = history.backtest_summary(NYC, frame)
-    print(f"\n## {dataset}: backtest over {count} weeks (RMSE, mean ± spread)\n")
-    print(
-        "| model | variant | baseline | weeks | mean | spread | gain vs best baseline (mean ± spread) | weeks beating it |"
+    captures = (
+        pl.concat(
+            [
+                c.select("model", "variant", "capture_1pct", "capture_5pct")
+                for c in comparisons.values()
+            ]
+        )
+        .group_by("model", "variant")
+        .agg(pl.col("capture_1pct").mean(), pl.col("capture_5pct").mean())
     )
-    print("|---|---|---|---|---|---|---|---|")
+    summary = summary.join(captures, on=["model", "variant"], how="left")
+    print(f"\n## {dataset}: backtest over {count} weeks (Poisson deviance, mean ± spread)\n")
+    print(
+        "| model | variant | baseline | weeks | mean | spread | gain vs best baseline (mean ± spread) | "
+        "weeks beating it | capture@1 % | capture@5 % |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in summary.iter_rows(named=True):
         gain = row["mean_vs_best_baseline"]
         print(
             f"| {row['model']} | {row['variant']} | {'yes' if row['baseline'] else ''} | "
             f"{row['partitions']} | {row['mean']:.4f} | {row['spread']:.4f} | "
-            f"{gain:+.1%} ± {row['spread_vs_best_baseline']:.1%} | "
-            f"{row['partitions_beating_best_baseline']} |"
+            f"{gain:+.2%} ± {row['spread_vs_best_baseline']:.2%} | "
+            f"{row['partitions_beating_best_baseline']} | {row['capture_1pct']:.3f} | "
+            f"{row['capture_5pct']:.3f} |"
         )
 
 

@@ -124,6 +124,18 @@ def _affine_block(transformer: Any, columns: list[str], dtypes: Mapping[str, Any
 
 
 @dataclass(frozen=True)
+class _ColumnsBlock:
+    """An encoding step that maps a mapping of column arrays to its matrix itself (the NYC rate
+    encoder, ``training.rates.CellRateEncoder``): nothing to tabulate, only pandas to skip."""
+
+    encoder: Any
+    columns: list[str]
+
+    def transform(self, X: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+        return self.encoder.transform(X)
+
+
+@dataclass(frozen=True)
 class CompiledPipeline:
     """``pipeline`` with its encoding step as tables; ``predict`` / ``predict_proba`` like it."""
 
@@ -181,7 +193,12 @@ def compile_pipeline(pipeline: Any, dtypes: Mapping[str, Any]) -> CompiledPipeli
     ``dtypes`` are the input columns' types, as training passed them."""
     from sklearn.compose import ColumnTransformer
 
+    from accident_assets.training.rates import CellRateEncoder
+
     steps = list(getattr(pipeline, "steps", []))
+    if steps and isinstance(steps[0][1], CellRateEncoder):
+        rest = [s for _, s in steps[1:] if s is not None and s != "passthrough"]
+        return CompiledPipeline([_ColumnsBlock(steps[0][1], ["cell"])], False, rest)
     if not steps or not isinstance(steps[0][1], ColumnTransformer):
         return None
     encoder: ColumnTransformer = steps[0][1]

@@ -256,7 +256,8 @@ def fit_rates(
     )
 
 
-def _keys(X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _keys(X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``cell``, ``hour``, ``weekday`` of a frame or of a mapping of columns (serving's input)."""
     return (
         np.asarray(X["cell"], dtype=object),
         np.asarray(X["hour"]),
@@ -278,10 +279,13 @@ class ShrunkRateRegressor(RegressorMixin, BaseEstimator):
 
 
 class CellRateEncoder(TransformerMixin, BaseEstimator):
-    """Adds :data:`RATE_COLUMNS` to the frame and keeps ``passthrough`` columns (``cell`` itself
-    is replaced by its rates). ``fit_transform`` cross-fits: the rows of each of
+    """A matrix of :data:`RATE_COLUMNS` then the ``passthrough`` columns (``cell`` itself is
+    replaced by its rates). ``fit_transform`` cross-fits: the rows of each of
     :data:`CROSS_FIT_FOLDS` folds get rates fitted on the other folds, so a training row never
-    sees its own target; ``transform`` (holdout, serving) uses the rates of all training rows."""
+    sees its own target; ``transform`` (holdout, serving) uses the rates of all training rows.
+
+    The output is a plain array (names in :meth:`get_feature_names_out`), and ``transform``
+    takes a frame or a mapping of column arrays: serving scores a few rows without pandas."""
 
     def __init__(self, passthrough: tuple[str, ...] = (), folds: int = CROSS_FIT_FOLDS) -> None:
         self.passthrough = passthrough
@@ -292,17 +296,16 @@ class CellRateEncoder(TransformerMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def _frame(self, X: pd.DataFrame, rates: dict[str, np.ndarray]) -> pd.DataFrame:
-        out = pd.DataFrame(rates, index=X.index)
-        for column in self.passthrough:
-            out[column] = np.asarray(X[column], dtype=np.float64)
-        return out
+    def _matrix(self, X: Any, rates: dict[str, np.ndarray]) -> np.ndarray:
+        columns = [rates[name] for name in RATE_COLUMNS]
+        columns += [np.asarray(X[c], dtype=np.float64) for c in self.passthrough]
+        return np.column_stack(columns)
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+    def transform(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "tables_")
-        return self._frame(X, self.tables_.columns(*_keys(X)))
+        return self._matrix(X, self.tables_.columns(*_keys(X)))
 
-    def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
+    def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> np.ndarray:
         y = np.asarray(y, dtype=float)
         cells, hours, weekdays = _keys(X)
         fold = np.random.default_rng(1).integers(0, self.folds, len(y))
@@ -315,7 +318,7 @@ class CellRateEncoder(TransformerMixin, BaseEstimator):
             for name, values in tables.columns(cells[held], hours[held], weekdays[held]).items():
                 rates[name][held] = values
         self.fit(X, y)
-        return self._frame(X, rates)
+        return self._matrix(X, rates)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([*RATE_COLUMNS, *self.passthrough], dtype=object)

@@ -33,31 +33,39 @@ def _cells(
     return pd.DataFrame({"cell": cell, "hour": hour, "weekday": weekday}), y
 
 
+def _named(encoder: rates.CellRateEncoder, matrix: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(matrix, columns=encoder.get_feature_names_out())
+
+
 def test_no_training_row_sees_its_own_target():
     """Cross-fitting: changing one row's target leaves that row's rate features unchanged (they
     come from the other folds) while rows of other folds, which learnt from it, move."""
     X, y = _cells({CENTRE: 0.3, NEIGHBOURS[0]: 0.1, NEIGHBOURS[1]: 0.05}, days=14, seed=1)
     encoder = rates.CellRateEncoder(passthrough=("hour",))
-    before = encoder.fit_transform(X, y)
+    before = _named(encoder, encoder.fit_transform(X, y))
     row = int(np.flatnonzero(X["cell"].to_numpy() == CENTRE)[0])
     changed = y.copy()
     changed[row] += 50
-    after = rates.CellRateEncoder(passthrough=("hour",)).fit_transform(X, changed)
+    after = _named(encoder, rates.CellRateEncoder(passthrough=("hour",)).fit_transform(X, changed))
     same_cell = X["cell"].to_numpy() == CENTRE
     assert before.iloc[row].equals(after.iloc[row])
     moved = ~np.isclose(before["rate_cell"], after["rate_cell"]) & same_cell
     assert moved.sum() > 0.5 * same_cell.sum()  # the other folds of the cell saw the change
     # Without cross-fitting (fit, then transform the training rows) the row sees itself.
-    plain = rates.CellRateEncoder(passthrough=("hour",)).fit(X, changed).transform(X)
+    plain = _named(
+        encoder, rates.CellRateEncoder(passthrough=("hour",)).fit(X, changed).transform(X)
+    )
     assert plain["rate_cell"].iloc[row] > before["rate_cell"].iloc[row]
 
 
 def test_transform_uses_every_training_row_and_keeps_the_passthrough_columns():
     X, y = _cells({CENTRE: 0.3, NEIGHBOURS[0]: 0.1}, days=7, seed=2)
     encoder = rates.CellRateEncoder(passthrough=("hour", "weekday")).fit(X, y)
-    out = encoder.transform(X.head(3))
+    out = _named(encoder, encoder.transform(X.head(3)))
     assert list(out.columns) == [*rates.RATE_COLUMNS, "hour", "weekday"]
-    assert list(encoder.get_feature_names_out()) == list(out.columns)
+    # Serving's input, a mapping of column arrays, gives the same matrix as the frame.
+    columns = {c: X[c].head(3).to_numpy() for c in X}
+    np.testing.assert_array_equal(encoder.transform(columns), out.to_numpy())
     np.testing.assert_array_equal(out["hour"], X["hour"].head(3))
     tables = rates.fit_rates(X["cell"].to_numpy(), X["hour"].to_numpy(), X["weekday"].to_numpy(), y)
     np.testing.assert_allclose(out["rate_cell"], tables.cell[tables.cells.get_loc(CENTRE)])
