@@ -25,7 +25,7 @@ from accident_assets.nyc_forecast.store import FORECAST_PATH
 from accident_assets.resources import AssetStorage
 from accident_assets.serving import assets as serving
 from accident_assets.serving import models
-from accident_assets.training.metrics import capture_share, regression_metrics
+from accident_assets.training.metrics import regression_metrics
 from accident_assets.training.plots import as_markdown
 
 TASK = "nyc_incidents"
@@ -49,8 +49,8 @@ ACCURACY_SCHEMA: dict[str, pl.DataType] = {
     "poisson_deviance": pl.Float64(),
     "rmse": pl.Float64(),
     "mae": pl.Float64(),
-    "capture_top1": pl.Float64(),
-    "capture_top5": pl.Float64(),
+    "capture_1pct": pl.Float64(),
+    "capture_5pct": pl.Float64(),
     "incidents": pl.Float64(),
     "expected_incidents": pl.Float64(),
 }
@@ -144,8 +144,8 @@ def accuracy_row(scored: pl.DataFrame, day: dt.date, model_version: str) -> pl.D
         "poisson_deviance": metrics["poisson_deviance"],
         "rmse": metrics["rmse"],
         "mae": metrics["mae"],
-        "capture_top1": capture_share(y, predicted, 0.01),
-        "capture_top5": capture_share(y, predicted, 0.05),
+        "capture_1pct": metrics["capture_1pct"],
+        "capture_5pct": metrics["capture_5pct"],
         "incidents": float(np.sum(y)),
         "expected_incidents": float(np.sum(predicted)),
     }

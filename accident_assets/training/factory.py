@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 from dagster_mlflow import end_mlflow_on_run_finished
 
+from accident_assets.checks import markdown_table
 from accident_assets.resources import AssetStorage
 from accident_assets.serving.pyfunc import load as load_logged
 from accident_assets.training import champion as rules
@@ -114,7 +115,19 @@ def _fit_metadata(spec: TaskSpec, fit: FitResult) -> dict[str, Any]:
         "mlflow_run_id": fit.run_id,
         "model_uri": fit.model_uri,
         **plot_metadata(fit.plots),
+        **(
+            {"calibration": dg.MetadataValue.md(markdown_table(calibration_frame(fit)))}
+            if fit.calibration
+            else {}
+        ),
     }
+
+
+def calibration_frame(fit: FitResult) -> pl.DataFrame:
+    """The holdout calibration by decile of the prediction, rounded for reading."""
+    return pl.DataFrame(fit.calibration).with_columns(
+        pl.col("bin", "rows").cast(pl.Int64), pl.col("mean_predicted", "mean_observed").round(4)
+    )
 
 
 def training_set_metadata(

@@ -22,6 +22,7 @@ from xgboost import XGBModel
 from xgboost import callback as xgb_callback
 
 from accident_assets.training import models, plots
+from accident_assets.training.metrics import calibration_by_decile
 from accident_assets.training.tasks import TaskSpec, TrainingSet
 from accident_assets.training.tracking import MlflowTracking, as_params, log_model, log_png
 
@@ -43,6 +44,8 @@ class FitResult:
     plots: dict[str, bytes] = field(default_factory=dict, repr=False)
     tuning_time_s: float | None = None
     trials: int | None = None
+    # Regression: mean predicted and observed count per decile of the holdout prediction.
+    calibration: list[dict[str, float]] = field(default_factory=list, repr=False)
 
 
 def diagnostic_plots(
@@ -107,6 +110,12 @@ def _log_fit(
     return log_model(pipeline, X_train, spec.predict), figures
 
 
+def holdout_calibration(
+    spec: TaskSpec, y: np.ndarray, predicted: np.ndarray
+) -> list[dict[str, float]]:
+    return calibration_by_decile(y, predicted) if spec.kind == "regression" else []
+
+
 def run_tags(
     spec: TaskSpec, ts: TrainingSet, dagster: Mapping[str, str], **extra: str
 ) -> dict[str, str]:
@@ -152,6 +161,7 @@ def fit_default(
         run.info.run_id,
         model_uri,
         figures,
+        calibration=holdout_calibration(spec, y_hold, predicted),
     )
 
 
@@ -336,6 +346,7 @@ def tune(
         figures,
         tuning_time_s=tuning_time,
         trials=len(completed),
+        calibration=holdout_calibration(spec, y_hold, predicted),
     )
 
 

@@ -172,7 +172,7 @@ def history_plot(spec: TaskSpec, history: pl.DataFrame) -> bytes:
     return plots.png(fig)
 
 
-ACCURACY_METRICS = ("poisson_deviance", "rmse", "capture_top5")
+ACCURACY_METRICS = ("poisson_deviance", "rmse", "capture_5pct")
 
 
 def accuracy_frame(days: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
@@ -193,10 +193,10 @@ def accuracy_plot(accuracy: pl.DataFrame) -> bytes:
         left.plot(dates, accuracy[metric].to_list(), marker="o", label=metric)
     left.set_title("forecast error per day (lower is better)")
     left.legend(fontsize=8)
-    right.plot(dates, accuracy["capture_top5"].to_list(), marker="o", color="tab:green")
+    right.plot(dates, accuracy["capture_5pct"].to_list(), marker="o", color="tab:green")
     right.set_title("share of incidents in the top 5 % forecast cell-hours")
     previous = None
-    for date, version, value in accuracy.select("date", "model_version", "capture_top5").rows():
+    for date, version, value in accuracy.select("date", "model_version", "capture_5pct").rows():
         if version != previous:
             right.annotate(
                 f"v{version}", (date, value), fontsize=7, xytext=(0, 6), textcoords="offset points"

@@ -120,7 +120,7 @@ def test_forecast_before_the_day_then_its_accuracy(mlflow_uri: str) -> None:
     assert row.schema == pl.Schema(fc.ACCURACY_SCHEMA)
     assert row.columns == [
         "date", "model_version", "poisson_deviance", "rmse", "mae",
-        "capture_top1", "capture_top5", "incidents", "expected_incidents",
+        "capture_1pct", "capture_5pct", "incidents", "expected_incidents",
     ]  # fmt: skip
     assert row.height == 1
 
@@ -147,8 +147,8 @@ def test_forecast_before_the_day_then_its_accuracy(mlflow_uri: str) -> None:
         math.sqrt(sum((t - m) ** 2 for t, m in zip(y, mu, strict=True)) / n)
     )
     assert got["mae"] == pytest.approx(sum(abs(t - m) for t, m in zip(y, mu, strict=True)) / n)
-    assert got["capture_top5"] == pytest.approx(hand_capture(y, mu, 0.05))
-    assert got["capture_top1"] == pytest.approx(hand_capture(y, mu, 0.01))
+    assert got["capture_5pct"] == pytest.approx(hand_capture(y, mu, 0.05))
+    assert got["capture_1pct"] == pytest.approx(hand_capture(y, mu, 0.01))
     meta = metadata(result, fc.ACCURACY)
     assert meta["rmse"].value == pytest.approx(got["rmse"], abs=1e-6)
     assert meta["incidents_outside_forecast_cells"].value == features["incidents"].sum() - sum(y)

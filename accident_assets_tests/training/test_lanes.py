@@ -206,6 +206,11 @@ def test_comparison_file_and_plots_metadata(trained):
         assert metadata["plot_feature_importance"].value.startswith(
             "![feature_importance](data:image/png;base64,"
         )
+        if task is NYC:  # calibration: header, rule and one row per decile of the prediction
+            lines = metadata["calibration"].value.splitlines()
+            assert (
+                lines[0] == "| bin | rows | mean_predicted | mean_observed |" and len(lines) == 12
+            )
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
