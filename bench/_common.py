@@ -31,20 +31,20 @@ def load_average() -> str:
 
 
 class RssSampler:
-    """Samples this process's resident set size every ``interval_s`` in a daemon thread, so the
-    peak of a time window (one step of a job) can be read afterwards: ``ru_maxrss`` only knows
-    the peak of the whole process."""
+    """Samples this process's resident set size and CPU time every ``interval_s`` in a daemon
+    thread, so the peak memory and the CPU seconds of a time window (one step of a job) can be
+    read afterwards: ``ru_maxrss`` only knows the peak of the whole process."""
 
     def __init__(self, interval_s: float = 0.02) -> None:
         self.interval_s = interval_s
-        self.samples: list[tuple[float, float]] = []  # (unix time, MiB)
+        self.samples: list[tuple[float, float, float]] = []  # (unix time, MiB, CPU s)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         process = psutil.Process()
         while not self._stop.is_set():
-            self.samples.append((time.time(), process.memory_info().rss / 2**20))
+            self.samples.append((time.time(), process.memory_info().rss / 2**20, cpu_seconds()))
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> RssSampler:
@@ -57,5 +57,10 @@ class RssSampler:
 
     def peak_mb(self, start: float, end: float) -> float:
         """The largest sample between two unix times (NaN when none fell inside)."""
-        inside = [mb for t, mb in self.samples if start <= t <= end]
+        inside = [mb for t, mb, _ in self.samples if start <= t <= end]
         return max(inside) if inside else float("nan")
+
+    def cpu_s(self, start: float, end: float) -> float:
+        """CPU seconds between the samples nearest two unix times (within one interval)."""
+        inside = [cpu for t, _, cpu in self.samples if start <= t <= end]
+        return inside[-1] - inside[0] if len(inside) > 1 else float("nan")
