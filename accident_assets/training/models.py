@@ -71,9 +71,9 @@ class RandomForestClassifierParams(dg.Config):
     max_depth: int = 12
     min_samples_leaf: int = 2
     max_features: float = 0.3
-    # Each tree grows on a bootstrap of half the (SMOTE-resampled) rows: the forest fits in 40 %
-    # of the time with the same holdout F1 (56,000 accidents: 0.5167 vs 0.5165; see
-    # docs/benchmarks.md). 1.0 is scikit-learn's full-size bootstrap.
+    # Each tree grows on a bootstrap of half the (SMOTE-resampled) rows: the forest fits in about
+    # half the time with the same holdout F1 (56,000 accidents: 0.5167 vs 0.5165; real 976, 10
+    # splits: 0.515 vs 0.507; see docs/benchmarks.md). 1.0 is scikit-learn's full bootstrap.
     max_samples: float = 0.5
 
 
@@ -328,11 +328,11 @@ def balanced_logistic(
     balanced by weights instead of SMOTE.
 
     SMOTE after a one-hot encoding searches nearest neighbours among ~20,000 minority rows of
-    ~240 sparse columns: 49 s and 2.8 GB of the 56-second fit on a real-size year, against a 2 s
-    fit with weights. For a linear model both only move the decision toward the minority class
-    (on the 2022 holdout of the sample, F1 0.5910 with SMOTE, 0.5921 with weights; on the real
-    976 accidents see bench/bench_france_real.py). Newton–Cholesky: ~240 columns make a small
-    Hessian, so a handful of Newton steps replace ~100 L-BFGS iterations (same optimum)."""
+    ~240 sparse columns: 49 s and 2.8 GB of a 57 s fit on a real-size year, against a 2 s fit
+    with weights. For a linear model both only move the decision toward the minority class (F1
+    on the sample's 2022 holdout: 0.5910 with SMOTE, 0.5921 with weights; on the real 976
+    accidents, 10 splits: 0.541 and 0.542). Newton–Cholesky: ~240 columns make a small Hessian,
+    so a handful of Newton steps replace ~100 L-BFGS iterations (same optimum)."""
     return Pipeline(
         [
             ("encode", linear_encoding(categorical, numeric)),
