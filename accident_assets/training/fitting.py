@@ -251,7 +251,11 @@ def tune(
     LightGBM / XGBoost trial still fitting at the deadline is stopped (pruned). With no trial
     complete in time, the default parameters are refitted."""
     kind = spec.candidates[model]
-    inner_train, inner_val = inner_split(spec, ts.train, inner_fraction)
+    try:
+        inner_train, inner_val = inner_split(spec, ts.train, inner_fraction)
+    except ValueError as err:  # e.g. one NYC training day: nothing to validate on but the holdout
+        log(f"{spec.name}: {model} not tuned ({err}); default parameters refitted")
+        inner_train, inner_val, n_trials = ts.train, ts.train, 0
     direction = "maximize" if spec.greater_is_better else "minimize"
     tags = run_tags(spec, ts, dagster_tags, model=model, variant="tuned", rank=f"top{rank}")
     started = time.perf_counter()
@@ -313,7 +317,8 @@ def tune(
             }
         )
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study.optimize(objective, n_trials=n_trials, timeout=timeout_s)
+        if n_trials > 0:
+            study.optimize(objective, n_trials=n_trials, timeout=timeout_s)
         tuning_time = time.perf_counter() - started
         completed = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
         if completed:
@@ -321,7 +326,7 @@ def tune(
             mlflow.log_metric("best_inner_" + spec.primary_metric, study.best_value)
         else:
             best = dict(base_params)
-            log(f"{spec.name}: no {model} trial completed in {timeout_s} s; default parameters")
+            log(f"{spec.name}: no {model} trial completed; default parameters")
         mlflow.log_metrics(
             {
                 "tuning_time_s": tuning_time,

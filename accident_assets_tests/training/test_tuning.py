@@ -62,3 +62,36 @@ def test_a_spent_budget_starts_no_trial_and_refits_the_defaults(state_home: Path
     )
     assert fit.trials == 0 and fit.params == params
     assert set(FRANCE.metrics) <= set(fit.metrics)
+
+
+def test_one_training_day_is_not_tuned_but_still_fitted(state_home: Path):
+    """NYC tuning validates on the last training days; with one there is none to spare."""
+    import polars as pl
+
+    from accident_assets.training.tasks import NYC
+    from accident_assets.training.tracking import MlflowTracking
+    from accident_assets_tests.serving import registry as reg
+
+    frame = reg.nyc_training_frame()
+    days = sorted(frame["date"].unique())
+    train, holdout = (
+        frame.filter(pl.col("date") == days[0]),
+        frame.filter(pl.col("date") == days[1]),
+    )
+    ts = TrainingSet(NYC.name, train, holdout, tuple(map(str, days[:2])), "f", "test", as_of="w")
+    params = {**models.NYC_MODELS["lightgbm"].params().model_dump(), "n_estimators": 20}
+    fit = tune(
+        NYC,
+        "lightgbm",
+        params,
+        models.NYC_MODELS["lightgbm"].search_space,
+        ts,
+        MlflowTracking(),
+        {},
+        rank=1,
+        n_trials=3,
+        timeout_s=60.0,
+        log=lambda _: None,
+    )
+    assert fit.trials == 0 and fit.params == params
+    assert fit.metrics["poisson_deviance"] > 0
