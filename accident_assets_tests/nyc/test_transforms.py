@@ -102,19 +102,39 @@ def test_empty_day():
 
 
 def test_sample_is_deterministic_and_realistic():
+    """The sample against the real January 2023 (bench/calibrate_nyc_sample.py): 175-294 crashes
+    a day (mean 233.7), 6.6 % without a geocode, 1.1 % at 0,0, 34 % without a borough, the
+    busiest 20 % of cells with half the crashes, rush hours far above the night's trough."""
     assert sample_day(DAY) == sample_day(DAY)
     assert sample_day(DAY) != sample_day(DAY, seed=8)
-    days = [dt.date(2023, 5, 1) + dt.timedelta(days=i) for i in range(14)]
+    days = [dt.date(2023, 1, 1) + dt.timedelta(days=i) for i in range(31)]
     counts = [len(sample_day(d)) for d in days]
-    assert min(counts) >= 180 and max(counts) <= 350
+    assert 215 < sum(counts) / len(counts) < 255 and min(counts) >= 140 and max(counts) <= 330
     crashes = pl.concat([clean_crashes(raw_frame(sample_day(d)), d) for d in days])
-    share = crashes["geo_status"].value_counts(normalize=True)
-    shares = dict(share.iter_rows())
-    assert 0.03 < shares["missing"] < 0.1 and 0.003 < shares["zero"] < 0.04
-    assert 0.25 < crashes["borough"].is_null().mean() < 0.4
-    by_hour = crashes.group_by("hour").len()
-    rush, night = (by_hour.filter(pl.col("hour") == h)["len"].item() for h in (17, 4))
-    assert rush > 2 * night
+    shares = dict(crashes["geo_status"].value_counts(normalize=True).iter_rows())
+    assert 0.05 < shares["missing"] < 0.085 and 0.006 < shares["zero"] < 0.017
+    assert "outside_nyc" not in shares
+    assert 0.3 < crashes["borough"].is_null().mean() < 0.38
+    per_cell = crashes.group_by("cell").len().drop_nulls("cell")["len"].sort(descending=True)
+    assert 160 <= per_cell.len() <= 200
+    top = per_cell.head(round(0.2 * per_cell.len())).sum() / per_cell.sum()
+    assert 0.42 < top < 0.58  # heterogeneous cells, but no few hotspots holding most crashes
+    weekdays = crashes.filter(pl.col("date").dt.weekday() <= 5).group_by("hour").len()
+    rush, night = (weekdays.filter(pl.col("hour") == h)["len"].item() for h in (17, 4))
+    assert rush > 3 * night
+    assert 1.08 < crashes["incidents"].mean() < 1.16
+
+
+def test_sample_weekday_and_season_over_a_year():
+    """Weekday and month factors are small next to a day's noise, as in the city, but a year of
+    days shows them: Thursdays busier than weekends, June busier than January."""
+    year = [dt.date(2023, 1, 1) + dt.timedelta(days=i) for i in range(365)]
+    counts = pl.DataFrame({"date": year, "n": [len(sample_day(d)) for d in year]})
+    assert 230 < counts["n"].mean() < 300
+    by_weekday = dict(counts.group_by(pl.col("date").dt.weekday()).agg(pl.col("n").mean()).rows())
+    assert by_weekday[4] > 1.08 * max(by_weekday[6], by_weekday[7])
+    by_month = dict(counts.group_by(pl.col("date").dt.month()).agg(pl.col("n").mean()).rows())
+    assert by_month[6] > 1.15 * by_month[1]
 
 
 def test_partition_start_is_configurable(monkeypatch: pytest.MonkeyPatch):
