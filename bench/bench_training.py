@@ -98,7 +98,9 @@ def _france_multiprocess_job():
     return _multiprocess_job("france_priority")
 
 
-def _train(task_name: str, trials: int, executor: str, queue: multiprocessing.Queue) -> None:
+def _train(
+    task_name: str, trials: int, executor: str, training_days: int, queue: multiprocessing.Queue
+) -> None:
     import dagster as dg
     import polars as pl
 
@@ -106,13 +108,14 @@ def _train(task_name: str, trials: int, executor: str, queue: multiprocessing.Qu
     from accident_assets.resources import AssetStorage, shared_resources
     from accident_assets.training import definitions as training
     from accident_assets.training.factory import run_config
-    from accident_assets.training.tasks import TASKS
+    from accident_assets.training.tasks import TASKS, SplitConfig
 
     spec = TASKS[task_name]
-    config = run_config(spec, n_trials=trials)
+    config = run_config(spec, n_trials=trials, training_days=training_days)
     instance = dg.DagsterInstance.get()
     as_of = spec.newest_as_of(
-        AssetStorage(root=settings.storage_root()).partitions(spec.feature_asset)
+        AssetStorage(root=settings.storage_root()).partitions(spec.feature_asset),
+        SplitConfig(training_days=training_days),
     )
     started = time.perf_counter()
     if executor == "in_process":
@@ -275,6 +278,9 @@ def main() -> None:
     # 29 days from Sunday 2023-01-01: the newest as-of week 2023-01-23 trains on 22 days.
     parser.add_argument("--nyc-days", type=int, default=29)
     parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument(
+        "--training-days", type=int, default=56, help="NYC: days before the holdout week"
+    )
     parser.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process")
     parser.add_argument("--tasks", nargs="+", default=["france_priority", "nyc_incidents"])
     parser.add_argument("--stage-repeats", type=int, default=1)
@@ -307,7 +313,9 @@ def main() -> None:
             _print_stage(queue.get())
     for task in args.tasks if not args.no_job else []:
         queue = ctx.Queue()
-        child = ctx.Process(target=_train, args=(task, args.trials, args.executor, queue))
+        child = ctx.Process(
+            target=_train, args=(task, args.trials, args.executor, args.training_days, queue)
+        )
         child.start()
         child.join()
         if queue.empty():

@@ -364,5 +364,5 @@ def test_forecast_accuracy_is_part_of_the_nyc_history(trained):
     assert metadata["forecast_days"].value == 1
     [row] = [r.data for r in metadata["forecast_accuracy"].value.records]
     assert row["date"] == day and row["model_version"] == "1"
-    assert 0 <= row["capture_top5"] <= 1 and row["poisson_deviance"] > 0
+    assert 0 <= row["capture_5pct"] <= 1 and row["poisson_deviance"] > 0
     assert metadata["plot_forecast_accuracy"].value.startswith("![forecast_accuracy](data:")
