@@ -72,7 +72,12 @@ def choose_strength(sums: np.ndarray, counts: np.ndarray, priors: np.ndarray) ->
             rates = (sums[a] + k * priors) / (counts[a] + k)
             loss += _deviance_part(sums[b], counts[b], rates)
         losses.append(loss)
-    return float(STRENGTH_GRID[int(np.argmin(losses))])
+    # Where the halves cannot tell strengths apart (groups of one row: each half either has the
+    # row or predicts nothing), the strongest is taken: without evidence, trust the prior.
+    losses_array = np.asarray(losses)
+    best = losses_array.min()
+    tied = np.flatnonzero(losses_array <= best + 1e-9 * max(abs(best), 1.0))
+    return float(STRENGTH_GRID[int(tied[-1])])
 
 
 def _shrink(sums: np.ndarray, counts: np.ndarray, priors: np.ndarray, k: float) -> np.ndarray:
@@ -180,23 +185,19 @@ def fit_rates(
         strengths[name] = choose_strength(sums[1:], counts[1:], priors)
         return _shrink(sums[0], counts[0], priors, strengths[name])
 
-    # The city's profile: plenty of rows per hour x weekday, shrunk all the same.
-    hw = level(
-        "hour_weekday", h * WEEKDAYS + w, HOURS * WEEKDAYS, np.full(HOURS * WEEKDAYS, global_rate)
-    )
-    hw = hw.reshape(HOURS, WEEKDAYS)
-    hour_factor = (
-        np.bincount(h, weights=y, minlength=HOURS)
-        / np.maximum(np.bincount(h, minlength=HOURS), 1)
-        / global_rate
-    )
-    weekday_factor = (
-        np.bincount(w, weights=y, minlength=WEEKDAYS)
-        / np.maximum(np.bincount(w, minlength=WEEKDAYS), 1)
-        / global_rate
-    )
+    # The city's hour and weekday factors, then its hour x weekday profile toward their product.
+    # An hour or weekday absent from training (a window of one Sunday) has no information: it
+    # shrinks to the global rate, a factor of 1, instead of predicting nothing.
+    hour_factor = level("hour", h, HOURS, np.full(HOURS, global_rate)) / global_rate
+    weekday_factor = level("weekday", w, WEEKDAYS, np.full(WEEKDAYS, global_rate)) / global_rate
     hour_factor = np.maximum(hour_factor, MIN_RATE)
     weekday_factor = np.maximum(weekday_factor, MIN_RATE)
+    hw = level(
+        "hour_weekday",
+        h * WEEKDAYS + w,
+        HOURS * WEEKDAYS,
+        (global_rate * np.outer(hour_factor, weekday_factor)).ravel(),
+    ).reshape(HOURS, WEEKDAYS)
     profile = hw / global_rate
     interaction = profile / np.outer(hour_factor, weekday_factor)
 

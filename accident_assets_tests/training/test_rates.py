@@ -178,3 +178,15 @@ def test_calibration_by_decile_compares_the_mean_prediction_with_what_happened()
     assert calibration_by_decile(np.array([]), np.array([])) == []
     with pytest.raises(ValueError, match="differ"):
         calibration_by_decile(np.zeros(3), np.zeros(4))
+
+
+def test_a_weekday_never_seen_in_training_predicts_like_the_days_that_were():
+    """One Sunday of training (the 2024 week's window): a Monday has no information of its own,
+    so it takes the rates learnt, not a zero factor."""
+    X, y = _cells({CENTRE: 0.3, NEIGHBOURS[0]: 0.05}, days=1, seed=11)
+    X["weekday"] = 6
+    model = rates.ShrunkRateRegressor().fit(X, y)
+    sunday = X.head(24)
+    monday = sunday.assign(weekday=0)
+    np.testing.assert_allclose(model.predict(monday), model.predict(sunday), rtol=1e-4)
+    assert model.predict(monday).mean() == pytest.approx(y[:24].mean(), rel=0.5)
