@@ -321,6 +321,13 @@ def tune(
             study.optimize(objective, n_trials=n_trials, timeout=timeout_s)
         tuning_time = time.perf_counter() - started
         completed = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
+        # The enqueued default trial stays WAITING when the study stops before it (a spent
+        # budget, no inner split): it was never asked, so it is not one of the study's trials.
+        asked = [
+            t
+            for t in study.get_trials(deepcopy=False)
+            if t.state != optuna.trial.TrialState.WAITING
+        ]
         if completed:
             best = {**base_params, **study.best_params}
             mlflow.log_metric("best_inner_" + spec.primary_metric, study.best_value)
@@ -330,7 +337,7 @@ def tune(
         mlflow.log_metrics(
             {
                 "tuning_time_s": tuning_time,
-                "trials": len(study.trials),
+                "trials": len(asked),
                 "trials_completed": len(completed),
             }
         )
@@ -341,7 +348,7 @@ def tune(
             spec, pipeline, best, metrics, fit_time, ts, y_hold, predicted
         )
     log(
-        f"{spec.name}: tuned {model} ({len(completed)} of {len(study.trials)} trials complete, "
+        f"{spec.name}: tuned {model} ({len(completed)} of {len(asked)} trials complete, "
         f"{tuning_time:.1f} s) {spec.primary_metric}={metrics[spec.primary_metric]:.4f}"
     )
     return FitResult(

@@ -62,6 +62,10 @@ def test_a_spent_budget_starts_no_trial_and_refits_the_defaults(state_home: Path
     )
     assert fit.trials == 0 and fit.params == params
     assert set(FRANCE.metrics) <= set(fit.metrics)
+    # The enqueued default trial was never asked: the study run counts no trial at all.
+    import mlflow
+
+    assert mlflow.get_run(fit.run_id).data.metrics["trials"] == 0
 
 
 def test_one_training_day_is_not_tuned_but_still_fitted(state_home: Path):
