@@ -40,31 +40,39 @@ def test_an_estimator_without_rounds_gets_no_fit_parameters():
     assert stop_at(pipeline, deadline=0.0) == {}
 
 
-def test_a_spent_budget_starts_no_trial_and_refits_the_defaults(state_home: Path):
+def _tune_lightgbm(spec, ts: TrainingSet, timeout_s: float):
+    """LightGBM (20 rounds) tuned for 3 trials within ``timeout_s``: the fit and its parameters."""
     from accident_assets.training.tracking import MlflowTracking
-    from accident_assets_tests.serving import registry as reg
 
-    frame = reg.france_features()
-    ts = TrainingSet(FRANCE.name, frame, frame, ("2021",), "f", "test", as_of="2021")
-    params = {**models.FRANCE_MODELS["lightgbm"].params().model_dump(), "n_estimators": 20}
+    kind = spec.candidates["lightgbm"]
+    params = {**kind.params().model_dump(), "n_estimators": 20}
     fit = tune(
-        FRANCE,
+        spec,
         "lightgbm",
         params,
-        models.FRANCE_MODELS["lightgbm"].search_space,
+        kind.search_space,
         ts,
         MlflowTracking(),
         {},
         rank=1,
         n_trials=3,
-        timeout_s=0.0,
+        timeout_s=timeout_s,
         log=lambda _: None,
     )
+    return fit, params
+
+
+def test_a_spent_budget_starts_no_trial_and_refits_the_defaults(state_home: Path):
+    import mlflow
+
+    from accident_assets_tests.serving import registry as reg
+
+    frame = reg.france_features()
+    ts = TrainingSet(FRANCE.name, frame, frame, ("2021",), "f", "test", as_of="2021")
+    fit, params = _tune_lightgbm(FRANCE, ts, timeout_s=0.0)
     assert fit.trials == 0 and fit.params == params
     assert set(FRANCE.metrics) <= set(fit.metrics)
     # The enqueued default trial was never asked: the study run counts no trial at all.
-    import mlflow
-
     assert mlflow.get_run(fit.run_id).data.metrics["trials"] == 0
 
 
@@ -73,7 +81,6 @@ def test_one_training_day_is_not_tuned_but_still_fitted(state_home: Path):
     import polars as pl
 
     from accident_assets.training.tasks import NYC
-    from accident_assets.training.tracking import MlflowTracking
     from accident_assets_tests.serving import registry as reg
 
     frame = reg.nyc_training_frame()
@@ -83,19 +90,6 @@ def test_one_training_day_is_not_tuned_but_still_fitted(state_home: Path):
         frame.filter(pl.col("date") == days[1]),
     )
     ts = TrainingSet(NYC.name, train, holdout, tuple(map(str, days[:2])), "f", "test", as_of="w")
-    params = {**models.NYC_MODELS["lightgbm"].params().model_dump(), "n_estimators": 20}
-    fit = tune(
-        NYC,
-        "lightgbm",
-        params,
-        models.NYC_MODELS["lightgbm"].search_space,
-        ts,
-        MlflowTracking(),
-        {},
-        rank=1,
-        n_trials=3,
-        timeout_s=60.0,
-        log=lambda _: None,
-    )
+    fit, params = _tune_lightgbm(NYC, ts, timeout_s=60.0)
     assert fit.trials == 0 and fit.params == params
     assert fit.metrics["poisson_deviance"] > 0
