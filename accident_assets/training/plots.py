@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn import metrics as skm
 
+from accident_assets.training.metrics import calibration_by_decile
+
 DPI = 80
 
 
@@ -66,8 +68,6 @@ def predicted_vs_actual(y_true: np.ndarray, predicted: np.ndarray) -> bytes:
     the model (a cell-hour that happened to see 3 incidents was not predicted 3), so it showed
     0.3-0.5 everywhere. Here a calibrated model follows the diagonal and a sharper one spreads
     further along it."""
-    from accident_assets.training.metrics import calibration_by_decile
-
     rows = calibration_by_decile(y_true, predicted)
     xs = [r["mean_predicted"] for r in rows]
     ys = [r["mean_observed"] for r in rows]

@@ -85,7 +85,8 @@ def _shrink(sums: np.ndarray, counts: np.ndarray, priors: np.ndarray, k: float) 
 
 
 def _group_sums(key: np.ndarray, y: np.ndarray, size: int, fold: np.ndarray) -> np.ndarray:
-    """(3, size, ...) sums and (3, size) counts per group: all rows, fold 0, fold 1."""
+    """Per group, target sums (``[0]``) and row counts (``[1]``), each (3, size): all rows, fold
+    0, fold 1."""
     out = np.zeros((2, 3, size))
     for i, mask in enumerate((slice(None), fold == 0, fold == 1)):
         out[0, i] = np.bincount(key[mask], weights=y[mask], minlength=size)
@@ -113,7 +114,6 @@ class RateTables:
     profile: np.ndarray  # (24, 7)
     cell_sums: dict[str, float]  # for the rings of cells unseen in training
     cell_counts: dict[str, float]
-    ring_strength: float
     ring: np.ndarray  # (C,)
     cell: np.ndarray  # (C,)
     cell_hour: np.ndarray  # (C, 24)
@@ -127,7 +127,7 @@ class RateTables:
         s = sum(self.cell_sums.get(n, 0.0) for n in neighbours)
         n = sum(self.cell_counts.get(n, 0.0) for n in neighbours)
         return float(
-            _shrink(np.array(s), np.array(n), np.array(self.global_rate), self.ring_strength)
+            _shrink(np.array(s), np.array(n), np.array(self.global_rate), self.strengths["ring"])
         )
 
     def columns(
@@ -247,7 +247,6 @@ def fit_rates(
         profile=profile,
         cell_sums=dict(zip(index, cell_sums[0].tolist(), strict=True)),
         cell_counts=dict(zip(index, cell_counts[0].tolist(), strict=True)),
-        ring_strength=strengths["ring"],
         ring=ring,
         cell=cell,
         cell_hour=cell_hour,
