@@ -168,7 +168,6 @@ def _train(
 def _stage(task_name: str, queue: multiprocessing.Queue) -> None:
     """training_set and the task's default fits, in process, one step at a time."""
     import dagster as dg
-    from dagster_mlflow import end_mlflow_on_run_finished
 
     from accident_assets import settings
     from accident_assets.resources import AssetStorage, shared_resources
@@ -183,7 +182,6 @@ def _stage(task_name: str, queue: multiprocessing.Queue) -> None:
         selection=dg.AssetSelection.assets(*keys),
         partitions_def=spec.as_of,
         executor_def=dg.in_process_executor,
-        hooks={end_mlflow_on_run_finished},
     )
     defs = dg.Definitions.merge(
         training.defs, dg.Definitions(jobs=[job], resources=shared_resources())

@@ -29,7 +29,7 @@ ARTIFACT_NAME = "champion_model"
 SCORING_PACKAGES = (
     "scikit-learn",
     "imbalanced-learn",
-    "xgboost",
+    "xgboost-cpu",
     "lightgbm",
     "pandas",
     "numpy",

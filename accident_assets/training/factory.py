@@ -19,7 +19,6 @@ import dagster as dg
 import mlflow
 import numpy as np
 import polars as pl
-from dagster_mlflow import end_mlflow_on_run_finished
 
 from accident_assets.checks import markdown_table
 from accident_assets.resources import AssetStorage
@@ -696,7 +695,6 @@ def build_training_defs(spec: TaskSpec) -> dg.Definitions:
         selection=dg.AssetSelection.groups(spec.group),
         partitions_def=spec.as_of,
         executor_def=dg.in_process_executor,
-        hooks={end_mlflow_on_run_finished},
         description=(
             f"The {spec.name} training lane for one as-of partition (or a range: a backtest), "
             "ending with the champion decision and the performance history."

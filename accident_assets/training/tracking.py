@@ -1,9 +1,9 @@
 """The ``mlflow`` resource: MLflow runs that always end, whichever way a step was launched.
 
 Every run is opened in a context manager (an exception ends it FAILED). The resource also
-remembers the runs it opened in this process, and ``end_run`` (what ``dagster_mlflow``'s
-``end_mlflow_on_run_finished`` hook calls on step success/failure) terminates any of them that is
-still RUNNING, e.g. after a step was interrupted between opening and closing a run.
+remembers the runs it opened in this process, and its teardown (when the step's or the run's
+resources are released, whichever executor ran them) terminates any of them that is still RUNNING,
+e.g. after a step was interrupted between opening and closing a run.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from accident_assets.training import mlflow_config
 # (seconds per logged model).
 PIP_REQUIREMENTS = [
     f"{name}=={version(name)}"
-    for name in ("scikit-learn", "imbalanced-learn", "xgboost", "lightgbm", "pandas", "numpy")
+    for name in ("scikit-learn", "imbalanced-learn", "xgboost-cpu", "lightgbm", "pandas", "numpy")
 ]
 
 
@@ -48,6 +48,10 @@ class MlflowTracking(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._dagster_run_id = context.run_id
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        # Reached on success and on failure alike; a run still open here was interrupted.
+        self.end_run(status=RunStatus.to_string(RunStatus.FAILED))
 
     def client(self) -> MlflowClient:
         return mlflow_config.configure_mlflow(self.tracking_uri or None)
@@ -69,7 +73,7 @@ class MlflowTracking(dg.ConfigurableResource):
             yield run
 
     def end_run(self, status: str = RunStatus.to_string(RunStatus.FINISHED)) -> None:
-        """End every run this resource opened that is still RUNNING (the dagster_mlflow hook)."""
+        """End every run this resource opened that is still RUNNING (called at teardown)."""
         while mlflow.active_run() is not None:
             mlflow.end_run(status=status)
         if not self._opened:

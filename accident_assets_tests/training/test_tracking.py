@@ -25,8 +25,8 @@ def test_run_that_raises_ends_failed(state_home: Path):
     assert _statuses(configure_mlflow(), "t") == ["FAILED"]
 
 
-def test_hook_end_run_terminates_runs_left_open(state_home: Path):
-    """What ``end_mlflow_on_run_finished`` calls when a step failed outside our context managers."""
+def test_end_run_terminates_runs_left_open(state_home: Path):
+    """What the resource's teardown calls when a step failed outside our context managers."""
     tracking = MlflowTracking()
     opened = tracking.start_run("t2", "left open", {})
     opened.__enter__()
@@ -66,3 +66,22 @@ def test_explicit_tracking_uri_is_where_runs_go(state_home: Path, tmp_path: Path
     assert _statuses(MlflowClient(elsewhere), "t3") == ["FINISHED"]
     default_store = MlflowClient(f"sqlite:///{settings.mlflow_root() / 'mlflow.db'}")
     assert default_store.get_experiment_by_name("t3") is None
+
+
+def test_resource_teardown_ends_a_run_a_step_left_open(state_home: Path):
+    """A step that opened an MLflow run and never closed it (interrupted between the two): the
+    resource's teardown ends it FAILED, without any hook on the job."""
+
+    @dg.asset
+    def leaves_a_run_open(mlflow: MlflowTracking) -> None:
+        mlflow.start_run("t4", "interrupted", {}).__enter__()
+        raise RuntimeError("interrupted after opening the run")
+
+    result = dg.materialize(
+        [leaves_a_run_open],
+        resources={"mlflow": MlflowTracking()},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert _statuses(configure_mlflow(), "t4") == ["FAILED"]
