@@ -46,13 +46,13 @@ def init() -> None:
 
 def _job(name: str) -> dg.JobDefinition:
     with warnings.catch_warnings():
-        # The preview/beta features used (partitioned checks, backfill policies, the MLflow hook)
-        # are chosen on purpose; their warnings would repeat on every run of the main command.
+        # The preview/beta features used (partitioned checks, backfill policies) are chosen on
+        # purpose; their warnings would repeat on every run of the main command.
         warnings.simplefilter("ignore", dg.BetaWarning)
         warnings.simplefilter("ignore", dg.PreviewWarning)
-        from accident_assets.definitions import defs
+        from accident_assets.definitions import build_defs
 
-    return defs.resolve_job_def(name)
+        return build_defs().resolve_job_def(name)
 
 
 # Per-partition and per-model progress is logged at INFO; Dagster's DEBUG events (every input,

@@ -1,14 +1,16 @@
-"""Resources shared by every domain: asset storage and the IO managers built on it."""
+"""Resources shared by every domain: asset storage, the IO managers built on it, and the base
+class of the source resources."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
 import polars as pl
+from dagster._core.definitions.definition_config_schema import DefinitionConfigSchema
+from pydantic import ConfigDict
 
-from accident_assets import settings
 from accident_assets.io_manager import (
     Commit,
     ParquetIOManager,
@@ -19,6 +21,7 @@ from accident_assets.io_manager import (
     stored_partitions,
     stored_versions,
 )
+from accident_assets.settings import Settings, get_settings
 
 
 class AssetStorage(dg.ConfigurableResource):
@@ -74,11 +77,47 @@ class PickleIOManagerFactory(dg.ConfigurableIOManagerFactory):
         return PickleIOManager(base_path=UPath(self.root))
 
 
-def shared_resources() -> dict[str, object]:
-    """Resources every domain uses; paths come from the state directory at load time."""
-    root = settings.storage_root()
+def shared_resources(settings: Settings | None = None) -> dict[str, object]:
+    """Asset storage and the IO managers every domain uses, rooted where ``settings`` (by default
+    the environment's) say."""
+    settings = settings or get_settings()
     return {
-        "parquet_io_manager": ParquetIOManagerFactory(root=root),
-        "io_manager": PickleIOManagerFactory(root=settings.pickle_root()),
-        "asset_storage": AssetStorage(root=root),
+        "parquet_io_manager": ParquetIOManagerFactory(root=settings.storage_root),
+        "io_manager": PickleIOManagerFactory(root=settings.pickle_root),
+        "asset_storage": AssetStorage(root=settings.storage_root),
     }
+
+
+class SourceResource(dg.ConfigurableResource):
+    """Base of a source interface (``NycSource``, ``FranceSource``) with one subclass per backend.
+
+    The interface class names its backends in ``bind`` and cannot itself be bound. A field of
+    another backend is an error, as it is in run config, not silently dropped.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    bind: ClassVar[str] = ""
+
+    def __init__(self, **data: Any) -> None:
+        if "bind" in type(self).__dict__:
+            raise TypeError(f"{type(self).__name__} is the interface; bind {type(self).bind}")
+        super().__init__(**data)
+        # Dagster makes the bound values the default of the *whole* config dict, so a run config
+        # naming one field resets every other field to its class default (a loopback or proxy
+        # base_url back to production, a tuned retry count back to 5). Make each bound value the
+        # default of its own field instead, so run config only changes what it names.
+        state = self._state__internal__
+        bound = state.resolved_config_dict
+        fields = {
+            name: dg.Field(
+                field.config_type,
+                default_value=bound[name],
+                is_required=False,
+                description=field.description,
+            )
+            if name in bound
+            else field
+            for name, field in state.schema.config_type.fields.items()
+        }
+        schema = dg.Field(dg.Shape(fields), is_required=False)
+        self._state__internal__ = state._replace(config_schema=DefinitionConfigSchema(schema))

@@ -56,7 +56,7 @@ def run_dagster(folder: Path, year: int) -> tuple[float, int]:
 
     from accident_assets.france.assets import FRANCE_ASSETS
     from accident_assets.france.definitions import FRANCE_CHECKS
-    from accident_assets.france.sources import FranceSource
+    from accident_assets.france.sources import LocalFranceSource
     from accident_assets.resources import shared_resources
 
     with tempfile.TemporaryDirectory(prefix="bench_france_home_") as home:
@@ -67,7 +67,7 @@ def run_dagster(folder: Path, year: int) -> tuple[float, int]:
             partition_key=str(year),
             resources={
                 **shared_resources(),
-                "france_source": FranceSource(backend="local", folder=str(folder)),
+                "france_source": LocalFranceSource(folder=str(folder)),
             },
             instance=dg.DagsterInstance.ephemeral(),
         )

@@ -7,7 +7,7 @@ Usage::
         [--no-smote-logistic]
 
 The folder is read through the lane's local-folder France source and ingest functions
-(``FranceSource(backend="local")`` -> ``build_year`` -> ``validate_year``), so the features are
+(``LocalFranceSource`` -> ``build_year`` -> ``validate_year``), so the features are
 exactly what ``france/features`` would store. Each split (seed 0, 1, ...) is a stratified
 ``--test-size`` holdout; every candidate of ``models.FRANCE_MODELS`` (baselines included) is built
 with its default parameters, fitted on the rest and scored at its own decision threshold (no
@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from accident_assets.france.ingest import SourceFile, build_year, validate_year  # noqa: E402
 from accident_assets.france.reader import TABLES  # noqa: E402
-from accident_assets.france.sources import FranceSource  # noqa: E402
+from accident_assets.france.sources import LocalFranceSource  # noqa: E402
 from accident_assets.training import models  # noqa: E402
 from accident_assets.training.tasks import FRANCE  # noqa: E402
 
@@ -52,7 +52,7 @@ SMOTE_LOGISTIC = "logistic_regression_smote"
 
 def real_features(folder: Path, year: int) -> pl.DataFrame:
     """The year's ``france/features`` rows, through the local source and the ingest checks."""
-    source = FranceSource(backend="local", folder=str(folder))
+    source = LocalFranceSource(folder=str(folder))
     files = {
         t: SourceFile(t, source.filename(t, year), source.describe(t, year), source.fetch(year, t))
         for t in TABLES

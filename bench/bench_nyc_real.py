@@ -60,11 +60,10 @@ def run(dataset: str, weeks: int, trials: int, training_days: int, shared: Path)
     import dagster as dg
     import polars as pl
 
+    from accident_assets.definitions import build_defs
     from accident_assets.nyc.partitions import days_between, key_of
     from accident_assets.nyc.run import ingest_days
     from accident_assets.nyc.sources import CsvExportNycSource
-    from accident_assets.resources import shared_resources
-    from accident_assets.training import definitions as training
     from accident_assets.training import history
     from accident_assets.training.factory import op_name, run_config
     from accident_assets.training.tasks import NYC, SplitConfig
@@ -82,7 +81,7 @@ def run(dataset: str, weeks: int, trials: int, training_days: int, shared: Path)
     if not chosen:
         raise SystemExit(f"{dataset}: no complete as-of week in these days")
     oldest, newest, count = chosen[0], chosen[-1], len(chosen)
-    defs = dg.Definitions.merge(training.defs, dg.Definitions(resources=shared_resources()))
+    defs = build_defs()
     started = time.perf_counter()
     result = defs.resolve_job_def(NYC.job_name).execute_in_process(
         instance=instance,

@@ -50,13 +50,11 @@ def _bootstrap(france_accidents: int, nyc_days: int, trials: int) -> None:
     import dagster as dg
 
     from accident_assets import settings
-    from accident_assets.france import definitions as france
+    from accident_assets.definitions import build_defs
     from accident_assets.france.assets import FRANCE_ASSETS
-    from accident_assets.france.sources import FranceSource
+    from accident_assets.france.sources import SampleFranceSource
     from accident_assets.nyc.run import ingest_days
     from accident_assets.resources import AssetStorage, shared_resources
-    from accident_assets.serving import definitions as serving
-    from accident_assets.training import definitions as training
     from accident_assets.training.factory import run_config
     from accident_assets.training.tasks import FRANCE, NYC
 
@@ -67,15 +65,13 @@ def _bootstrap(france_accidents: int, nyc_days: int, trials: int) -> None:
             partition_key=year,
             resources={
                 **shared_resources(),
-                "france_source": FranceSource(sample_accidents=france_accidents),
+                "france_source": SampleFranceSource(sample_accidents=france_accidents),
             },
             instance=instance,
         )
     first = dt.date(2023, 1, 1)
     ingest_days(first, first + dt.timedelta(days=nyc_days - 1), instance=instance)
-    defs = dg.Definitions.merge(
-        france.defs, training.defs, serving.defs, dg.Definitions(resources=shared_resources())
-    )
+    defs = build_defs()
     for spec in (FRANCE, NYC):
         started = time.perf_counter()
         as_of = spec.newest_as_of(

@@ -43,7 +43,7 @@ def _ingest(france_accidents: int, nyc_days: int) -> dict[str, float]:
     import dagster as dg
 
     from accident_assets.france.assets import FRANCE_ASSETS
-    from accident_assets.france.sources import FranceSource
+    from accident_assets.france.sources import SampleFranceSource
     from accident_assets.nyc.run import ingest_days
     from accident_assets.resources import shared_resources
 
@@ -55,7 +55,7 @@ def _ingest(france_accidents: int, nyc_days: int) -> dict[str, float]:
             partition_key=year,
             resources={
                 **shared_resources(),
-                "france_source": FranceSource(sample_accidents=france_accidents),
+                "france_source": SampleFranceSource(sample_accidents=france_accidents),
             },
             instance=dg.DagsterInstance.get(),
         )
@@ -73,8 +73,7 @@ def _multiprocess_job(task_name: str):
     """The task's job under the multiprocess executor (module level, so Dagster can rebuild it)."""
     import dagster as dg
 
-    from accident_assets.resources import shared_resources
-    from accident_assets.training import definitions as training
+    from accident_assets.definitions import build_defs
     from accident_assets.training.tasks import TASKS
 
     spec = TASKS[task_name]
@@ -84,9 +83,7 @@ def _multiprocess_job(task_name: str):
         partitions_def=spec.as_of,
         executor_def=dg.multiprocess_executor.configured({"max_concurrent": 2}),
     )
-    defs = dg.Definitions.merge(
-        training.defs, dg.Definitions(jobs=[job], resources=shared_resources())
-    )
+    defs = dg.Definitions.merge(build_defs(), dg.Definitions(jobs=[job]))
     return defs.resolve_job_def(job.name)
 
 
@@ -105,8 +102,8 @@ def _train(
     import polars as pl
 
     from accident_assets import settings
-    from accident_assets.resources import AssetStorage, shared_resources
-    from accident_assets.training import definitions as training
+    from accident_assets.definitions import build_defs
+    from accident_assets.resources import AssetStorage
     from accident_assets.training.factory import run_config
     from accident_assets.training.tasks import TASKS, SplitConfig
 
@@ -119,7 +116,7 @@ def _train(
     )
     started = time.perf_counter()
     if executor == "in_process":
-        defs = dg.Definitions.merge(training.defs, dg.Definitions(resources=shared_resources()))
+        defs = build_defs()
         result = defs.resolve_job_def(spec.job_name).execute_in_process(
             instance=instance, run_config=config, partition_key=as_of
         )
@@ -170,8 +167,8 @@ def _stage(task_name: str, queue: multiprocessing.Queue) -> None:
     import dagster as dg
 
     from accident_assets import settings
-    from accident_assets.resources import AssetStorage, shared_resources
-    from accident_assets.training import definitions as training
+    from accident_assets.definitions import build_defs
+    from accident_assets.resources import AssetStorage
     from accident_assets.training.mlflow_config import configure_mlflow
     from accident_assets.training.tasks import TASKS
 
@@ -183,9 +180,7 @@ def _stage(task_name: str, queue: multiprocessing.Queue) -> None:
         partitions_def=spec.as_of,
         executor_def=dg.in_process_executor,
     )
-    defs = dg.Definitions.merge(
-        training.defs, dg.Definitions(jobs=[job], resources=shared_resources())
-    )
+    defs = dg.Definitions.merge(build_defs(), dg.Definitions(jobs=[job]))
     instance = dg.DagsterInstance.get()
     as_of = spec.newest_as_of(
         AssetStorage(root=settings.storage_root()).partitions(spec.feature_asset)

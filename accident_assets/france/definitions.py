@@ -1,5 +1,5 @@
-"""The French lane's definitions: assets, their Pandera checks, the ingest job, the release sensor and the
-``france_source`` resource (``sample`` unless ``ACCIDENT_ASSETS_FRANCE_SOURCE`` says otherwise)."""
+"""The French lane's definitions: assets, their Pandera checks, the ingest job and the release
+sensor. The ``france_source`` resource is bound by :func:`accident_assets.definitions.build_defs`."""
 
 import dagster as dg
 
@@ -9,7 +9,6 @@ from accident_assets.france.assets import FRANCE_ASSETS, RAW_SPECS, SPECS
 from accident_assets.france.ingest import ACCIDENTS, FEATURES
 from accident_assets.france.jobs import france_ingest_job
 from accident_assets.france.sensors import france_new_release_sensor
-from accident_assets.france.sources import source_from_env
 
 # The same schemas already blocked the commit; as asset checks they show in the UI.
 FRANCE_CHECKS = [
@@ -24,5 +23,4 @@ defs = dg.Definitions(
     asset_checks=FRANCE_CHECKS,
     jobs=[france_ingest_job],
     sensors=[france_new_release_sensor],
-    resources={"france_source": source_from_env()},
 )

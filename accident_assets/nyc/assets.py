@@ -7,23 +7,20 @@ backfill) stores every good day and fails at the end naming the bad ones; the st
 reported as materialized partitions.
 """
 
-import os
-
 import dagster as dg
 
 from accident_assets.checks import markdown_table
-from accident_assets.nyc import features as feat
 from accident_assets.nyc.ingest import CRASHES, FEATURES, RAW, IngestOutcome, IngestPolicy, ingest
 from accident_assets.nyc.partitions import NYC_DAILY, day_of
 from accident_assets.nyc.sources import NycSource
 from accident_assets.resources import AssetStorage
+from accident_assets.settings import get_settings
 
 GROUP = "nyc"
-RESOLUTION_ENV = "ACCIDENT_ASSETS_NYC_H3_RESOLUTION"
 
 
 def default_resolution() -> int:
-    return int(os.environ.get(RESOLUTION_ENV, feat.H3_RESOLUTION_DEFAULT))
+    return get_settings().nyc_h3_resolution
 
 
 class IngestConfig(dg.Config):

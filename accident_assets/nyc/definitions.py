@@ -1,6 +1,6 @@
-"""The NYC lane's definitions: the day-ingest multi-asset, its checks, the ingest job, the
-change-detection sensor and the ``nyc_source`` resource (``sample`` unless
-``ACCIDENT_ASSETS_NYC_SOURCE`` says otherwise)."""
+"""The NYC lane's definitions: the day-ingest multi-asset, its checks, the ingest job and the
+change-detection sensor. The ``nyc_source`` resource is bound by
+:func:`accident_assets.definitions.build_defs`."""
 
 import dagster as dg
 
@@ -10,7 +10,6 @@ from accident_assets.nyc.assets import NYC_ASSETS, SPECS
 from accident_assets.nyc.checks import NYC_LANE_CHECKS
 from accident_assets.nyc.jobs import nyc_ingest_job
 from accident_assets.nyc.sensors import nyc_new_days_sensor
-from accident_assets.nyc.sources import source_from_env
 
 raw_spec, crashes_spec, features_spec = SPECS
 NYC_CHECKS = [
@@ -25,5 +24,4 @@ defs = dg.Definitions(
     asset_checks=NYC_CHECKS,
     jobs=[nyc_ingest_job],
     sensors=[nyc_new_days_sensor],
-    resources={"nyc_source": source_from_env()},
 )

@@ -2,28 +2,23 @@
 
 The default start (2023-01-01) is the NYC reference's earliest training date; set
 ``ACCIDENT_ASSETS_NYC_START`` (``YYYY-MM-DD``) before the code location loads to ingest older
-days, e.g. ``2022-01-02`` for the real Manhattan series.
+days, e.g. ``2022-01-02`` for the real Manhattan series. It is the one setting read when this
+module is imported: every NYC asset is defined over these partitions.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import dagster as dg
 
-START_ENV = "ACCIDENT_ASSETS_NYC_START"
-DEFAULT_START = "2023-01-01"
+from accident_assets.settings import get_settings
+
 DATE_FORMAT = "%Y-%m-%d"
 
 
 def start_date() -> str:
-    value = os.environ.get(START_ENV, DEFAULT_START)
-    try:
-        dt.datetime.strptime(value, DATE_FORMAT)
-    except ValueError as err:
-        raise ValueError(f"{START_ENV}={value!r} is not a date in YYYY-MM-DD form") from err
-    return value
+    return get_settings().nyc_start.strftime(DATE_FORMAT)
 
 
 def daily_partitions() -> dg.DailyPartitionsDefinition:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,13 +27,11 @@ from accident_assets.nyc.jobs import nyc_ingest_job, range_tags
 from accident_assets.nyc.partitions import NYC_DAILY, day_of, days_between, key_of
 from accident_assets.nyc.sources import DayStat, NycSource
 from accident_assets.resources import AssetStorage
-
-LOOKBACK_ENV = "ACCIDENT_ASSETS_NYC_LOOKBACK_DAYS"
-LOOKBACK_DEFAULT = 30
+from accident_assets.settings import get_settings
 
 
 def lookback_days() -> int:
-    return int(os.environ.get(LOOKBACK_ENV, LOOKBACK_DEFAULT))
+    return get_settings().nyc_lookback_days
 
 
 def change_reason(live: DayStat | None, stored: Mapping[str, Any] | None) -> str | None:
@@ -80,9 +77,9 @@ def run_key(changes: Mapping[dt.date, str], live: Mapping[dt.date, DayStat]) -> 
     minimum_interval_seconds=3600,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description=(
-        f"Compares the source's per-day counts, geocoded rows and last update over the last "
-        f"{LOOKBACK_DEFAULT} days (${LOOKBACK_ENV}) with the stored days; one run re-ingests "
-        "every new or changed day."
+        "Compares the source's per-day counts, geocoded rows and last update over the last "
+        "ACCIDENT_ASSETS_NYC_LOOKBACK_DAYS days (default 30) with the stored days; one run "
+        "re-ingests every new or changed day."
     ),
 )
 def nyc_new_days_sensor(

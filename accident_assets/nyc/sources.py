@@ -41,19 +41,16 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import dagster as dg
 import polars as pl
-from dagster._core.definitions.definition_config_schema import DefinitionConfigSchema
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import PrivateAttr
 
 from accident_assets.nyc import sample, socrata
 from accident_assets.nyc.transforms import API_COLUMNS
+from accident_assets.resources import SourceResource
+from accident_assets.settings import Settings
 
-SOURCE_ENV = "ACCIDENT_ASSETS_NYC_SOURCE"
-CSV_ENV = "ACCIDENT_ASSETS_NYC_CSV"
-URL_ENV = "ACCIDENT_ASSETS_NYC_SOCRATA_URL"
 TOKEN_ENV_DEFAULT = "NYC_SOCRATA_APP_TOKEN"
 
 EXPORT_HEADER: tuple[str, ...] = (
@@ -105,40 +102,11 @@ class DayStat:
     updated_at: str | None = None
 
 
-class NycSource(dg.ConfigurableResource):
+class NycSource(SourceResource):
     """The NYC crash source bound under ``nyc_source``: the interface every backend implements.
     Bind a subclass; this class itself has no data."""
 
-    # A field of another backend (``SocrataNycSource(path=...)``, the old ``backend=``) is an
-    # error here as it is in run config, not silently dropped.
-    model_config = ConfigDict(extra="forbid")
-
-    def __init__(self, **data: Any) -> None:
-        if type(self) is NycSource:
-            raise TypeError(
-                "NycSource is the interface; bind SampleNycSource, SocrataNycSource or "
-                "CsvExportNycSource (or source_from_env())"
-            )
-        super().__init__(**data)
-        # Dagster makes the bound values the default of the *whole* config dict, so a run config
-        # naming one field resets every other field to its class default (a loopback or proxy
-        # base_url back to production, a tuned retry count back to 5). Make each bound value the
-        # default of its own field instead, so run config only changes what it names.
-        state = self._state__internal__
-        bound = state.resolved_config_dict
-        fields = {
-            name: dg.Field(
-                field.config_type,
-                default_value=bound[name],
-                is_required=False,
-                description=field.description,
-            )
-            if name in bound
-            else field
-            for name, field in state.schema.config_type.fields.items()
-        }
-        schema = dg.Field(dg.Shape(fields), is_required=False)
-        self._state__internal__ = state._replace(config_schema=DefinitionConfigSchema(schema))
+    bind: ClassVar[str] = "SampleNycSource, SocrataNycSource or CsvExportNycSource"
 
     def fetch_day(self, day: dt.date) -> list[dict[str, Any]]:
         raise NotImplementedError(f"{type(self).__name__} does not implement fetch_day")
@@ -384,7 +352,7 @@ class CsvExportNycSource(NycSource):
 
     def _states(self) -> tuple[tuple[str, int, int], ...]:
         if not self.path:
-            raise ValueError(f"nyc_source csv_export needs a path (or {CSV_ENV})")
+            raise ValueError("nyc_source csv_export needs a path (or ACCIDENT_ASSETS_NYC_CSV)")
         states = []
         for f in _files(Path(self.path)):
             stat = f.stat()
@@ -417,16 +385,15 @@ class CsvExportNycSource(NycSource):
         return f"csv_export {self.path}"
 
 
-def source_from_env() -> NycSource:
-    """The backend named by ``ACCIDENT_ASSETS_NYC_SOURCE`` (default ``sample``)."""
-    backend = os.environ.get(SOURCE_ENV, "sample")
-    if backend == "sample":
-        return SampleNycSource()
-    if backend == "socrata":
-        return SocrataNycSource(base_url=os.environ.get(URL_ENV) or socrata.DEFAULT_URL)
-    if backend == "csv_export":
-        path = os.environ.get(CSV_ENV, "")
-        if not path:
-            raise ValueError(f"{SOURCE_ENV}=csv_export needs {CSV_ENV} (an export file or folder)")
-        return CsvExportNycSource(path=path)
-    raise ValueError(f"{SOURCE_ENV}={backend!r}: expected sample, socrata or csv_export")
+def source_from_settings(settings: Settings) -> NycSource:
+    """The backend ``ACCIDENT_ASSETS_NYC_SOURCE`` names, with its settings."""
+    if settings.nyc_source == "socrata":
+        return SocrataNycSource(base_url=settings.nyc_socrata_url or socrata.DEFAULT_URL)
+    if settings.nyc_source == "csv_export":
+        if not settings.nyc_csv:
+            raise ValueError(
+                "ACCIDENT_ASSETS_NYC_SOURCE=csv_export needs ACCIDENT_ASSETS_NYC_CSV "
+                "(an export file or folder)"
+            )
+        return CsvExportNycSource(path=settings.nyc_csv)
+    return SampleNycSource()

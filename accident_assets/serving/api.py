@@ -33,7 +33,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -72,9 +71,7 @@ from accident_assets.serving.models import (
 log = logging.getLogger(__name__)
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
-MAX_BODY_ENV = "ACCIDENT_ASSETS_MAX_BODY_BYTES"
-DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
-SCORING_THREADS_ENV = "ACCIDENT_ASSETS_SCORING_THREADS"
+MAX_BODY_ENV = settings.env_name("max_body_bytes")
 JSON_MEDIA_TYPE = "application/json"
 # The fastapi-offline wheel ships swagger-ui-bundle.js, swagger-ui.css, redoc.standalone.js and
 # a favicon; only the files are used (the routes below are FastAPI's own page builders).
@@ -83,25 +80,12 @@ DOCS_ASSETS_URL = "/static/docs"
 REF_TEMPLATE = "#/components/schemas/{model}"
 
 
-def _positive_int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name}={raw!r} is not an integer") from exc
-    if value < 1:
-        raise ValueError(f"{name}={raw!r} must be >= 1")
-    return value
-
-
 def max_body_bytes_from_env() -> int:
-    return _positive_int_env(MAX_BODY_ENV, DEFAULT_MAX_BODY_BYTES)
+    return settings.get_settings().max_body_bytes
 
 
 def scoring_threads_from_env() -> int:
-    return _positive_int_env(SCORING_THREADS_ENV, os.cpu_count() or 2)
+    return settings.get_settings().scoring_threads
 
 
 # --- documented answers ----------------------------------------------------------------------

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -26,14 +25,13 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from accident_assets import settings
+from accident_assets.settings import TRACKING_URI_ENV
 from accident_assets.training.champion import CHAMPION, TRAINED_ON, tagged_partitions
 from accident_assets.training.metrics import CLASSIFICATION_THRESHOLD
 
 log = logging.getLogger(__name__)
 
 TASKS: tuple[str, ...] = ("france_priority", "nyc_incidents")
-REFRESH_ENV = "ACCIDENT_ASSETS_CHAMPION_REFRESH_SECONDS"
-DEFAULT_REFRESH_SECONDS = 10.0
 # The refresher never spins: even ``refresh_seconds=0`` checks at most this often.
 MIN_REFRESH_SECONDS = 0.1
 # While a task has nothing to serve (before training, store missing) it is retried at least this
@@ -45,7 +43,6 @@ STARTUP_WAIT_SECONDS = 30.0
 # check: each try downloads and unpickles the model while requests are being served.
 UNLOADABLE_RETRY_SECONDS = 60.0
 REFRESH_WAIT_SECONDS = 30.0
-TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 # Where training may record the decision threshold and the H3 resolution (first hit wins).
 THRESHOLD_KEYS = ("threshold",)
 H3_RESOLUTION_KEYS = ("h3_resolution",)
@@ -82,22 +79,13 @@ class StoreMissingError(RegistryUnavailableError):
 
 
 def refresh_seconds_from_env() -> float:
-    raw = os.environ.get(REFRESH_ENV)
-    if raw is None:
-        return DEFAULT_REFRESH_SECONDS
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{REFRESH_ENV}={raw!r} is not a number of seconds") from exc
-    if value < 0:
-        raise ValueError(f"{REFRESH_ENV}={raw!r} must be >= 0")
-    return value
+    return settings.get_settings().champion_refresh_seconds
 
 
 def reader_tracking_uri() -> str:
     """The store training writes to: ``MLFLOW_TRACKING_URI``, else the state directory's sqlite
-    file. Unlike ``mlflow_config.tracking_uri`` it creates no directory: serving only reads."""
-    return os.environ.get(TRACKING_URI_ENV) or f"sqlite:///{settings.mlflow_root() / 'mlflow.db'}"
+    file. Serving only reads: a missing sqlite file is an error (:func:`require_store`)."""
+    return settings.get_settings().tracking_uri
 
 
 def sqlite_store_path(uri: str) -> Path | None:

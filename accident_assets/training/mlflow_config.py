@@ -3,45 +3,87 @@
 The default tracking store is a sqlite file under the state directory; without an explicit
 artifact location MLflow would write artifacts to ``./mlruns`` of whatever directory the process
 started in, so every experiment is created with one under the state directory.
+
+mlflow is imported inside the functions: the code location imports this module to define its
+resources, and loading MLflow there would cost every ``dagster`` command a second.
 """
 
 from __future__ import annotations
 
-import os
+import fcntl
 from pathlib import Path
-
-import mlflow
-from mlflow.tracking import MlflowClient
+from typing import TYPE_CHECKING
 
 from accident_assets import settings
 
-TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+# Stores this process has seen created; creating one again only costs a lock and a query.
+_created: set[str] = set()
 
 
 def tracking_uri() -> str:
-    uri = os.environ.get(TRACKING_URI_ENV)
-    if uri:
-        return uri
-    root = settings.mlflow_root()
-    root.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{root / 'mlflow.db'}"
+    """The store training writes to (``MLFLOW_TRACKING_URI``, else sqlite under the state dir)."""
+    return settings.get_settings().tracking_uri
 
 
 def artifact_location() -> str:
     return str(settings.mlflow_root() / "artifacts")
 
 
+def sqlite_store_path(uri: str) -> Path | None:
+    """The file of a ``sqlite:`` tracking URI; None for other schemes and in-memory databases."""
+    if not uri.startswith("sqlite:"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    database = make_url(uri).database
+    if not database or database == ":memory:":
+        return None
+    return Path(database).absolute()
+
+
+def _create_store(client: MlflowClient, uri: str) -> None:
+    """Create the tables of a sqlite store under a file lock.
+
+    Parallel steps (a multiprocess executor, two runs at once) would otherwise each run MLflow's
+    first-time migration on the same file, and all but one fail with
+    ``sqlite3.OperationalError: duplicate column name``.
+    """
+    path = sqlite_store_path(uri)
+    if path is None or uri in _created:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            client.search_experiments(max_results=1)  # the tracking tables
+            client.search_registered_models(max_results=1)  # the registry's
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    _created.add(uri)
+
+
 def configure_mlflow(uri: str | None = None) -> MlflowClient:
     """Point this process's MLflow (tracking and registry) at ``uri``, by default the platform's
-    store; the fluent API (``mlflow.start_run``, ``log_model``) follows it."""
+    store, creating a sqlite store if there is none; the fluent API (``mlflow.start_run``,
+    ``log_model``) follows it."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
     uri = uri or tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    _create_store(client, uri)
+    return client
 
 
 def ensure_experiment(client: MlflowClient, name: str) -> str:
     """The experiment id of ``name``, created with an artifact location under the state dir."""
+    import mlflow
+
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id

@@ -18,8 +18,8 @@ from accident_assets import settings
 from accident_assets.france import features as F
 from accident_assets.france import sample
 from accident_assets.france.assets import FRANCE_ASSETS
-from accident_assets.france.definitions import FRANCE_CHECKS, defs, france_ingest_job
-from accident_assets.france.sources import FranceSource
+from accident_assets.france.definitions import FRANCE_CHECKS, france_ingest_job
+from accident_assets.france.sources import FranceSource, LocalFranceSource, SampleFranceSource
 from accident_assets.io_manager import current_commit, read_partitions, stored_partitions
 from accident_assets.resources import shared_resources
 
@@ -60,7 +60,7 @@ def snapshot(partition: str) -> dict[str, bytes]:
 
 
 def test_group_materializes_both_sample_years_with_checks_passing(state_home: Path):
-    source = FranceSource(sample_accidents=800)
+    source = SampleFranceSource(sample_accidents=800)
     for year in ("2021", "2022"):
         result = run(source, year)
         assert result.success
@@ -150,7 +150,7 @@ def _orphan_num_acc(folder: Path) -> None:
 def test_bad_input_fails_clearly_and_keeps_the_good_partition(
     state_home: Path, local_folder: Path, corrupt, message: str
 ):
-    source = FranceSource(backend="local", folder=str(local_folder))
+    source = LocalFranceSource(folder=str(local_folder))
     assert run(source, "2021").success
     before = snapshot("2021")
     assert len(before) == len(KEYS) + 1
@@ -165,7 +165,7 @@ def test_bad_input_fails_clearly_and_keeps_the_good_partition(
 
 
 def test_a_value_the_schema_rejects_keeps_the_whole_year(state_home: Path, local_folder: Path):
-    source = FranceSource(backend="local", folder=str(local_folder))
+    source = LocalFranceSource(folder=str(local_folder))
     assert run(source, "2021").success
     before = snapshot("2021")
     path = local_folder / "usagers-2021.csv"
@@ -182,7 +182,7 @@ def test_a_value_the_schema_rejects_keeps_the_whole_year(state_home: Path, local
 
 
 def test_the_files_of_another_year_are_refused(state_home: Path, local_folder: Path):
-    source = FranceSource(backend="local", folder=str(local_folder))
+    source = LocalFranceSource(folder=str(local_folder))
     assert run(source, "2021").success
     before = snapshot("2021")
     for table in ("caracteristiques", "lieux", "usagers", "vehicules"):
@@ -194,15 +194,15 @@ def test_the_files_of_another_year_are_refused(state_home: Path, local_folder: P
 
 
 def test_definitions_and_job():
-    from accident_assets.definitions import defs as merged
+    from accident_assets.definitions import build_defs
 
+    merged = build_defs()
     repo = merged.get_repository_def()
     assert repo.get_job("france_ingest_job").executor_def is dg.in_process_executor
     assert {k.to_user_string() for k in france_ingest_job.selection.resolve(repo.asset_graph)} == {
         k.to_user_string() for k in KEYS
     }
-    assert isinstance(defs.resources["france_source"], FranceSource)
-    assert defs.resources["france_source"].backend == "sample"
+    assert type(merged.resources["france_source"]) is SampleFranceSource
 
 
 @pytest.mark.slow
@@ -229,7 +229,7 @@ def test_release_sensor_requests_each_new_year_once(state_home: Path, local_fold
 
     assert new_years([2018, 2021, 2022], {"2021"}, {"2021", "2022"}) == ["2022"]
     instance = dg.DagsterInstance.ephemeral()
-    source = FranceSource(backend="local", folder=str(local_folder))
+    source = LocalFranceSource(folder=str(local_folder))
 
     def evaluate():
         with dg.build_sensor_context(
@@ -264,7 +264,7 @@ def test_release_sensor_offers_a_failed_year_again_when_its_files_change(
     from accident_assets.france.sensors import france_new_release_sensor
 
     instance = dg.DagsterInstance.ephemeral()
-    source = FranceSource(backend="local", folder=str(local_folder))
+    source = LocalFranceSource(folder=str(local_folder))
     (local_folder / "usagers-2022.csv").write_text('"Num_Acc";"bad"\n', "utf-8")
 
     def run_key_of_2022() -> str:
@@ -319,7 +319,7 @@ def test_real_head_truncated_fails_and_keeps_the_stored_year(
 ):
     folder = tmp_path / "head"
     shutil.copytree(head_folder, folder)
-    source = FranceSource(backend="local", folder=str(folder))
+    source = LocalFranceSource(folder=str(folder))
     assert run(source, "2021").success
     before = snapshot("2021")
     corrupt(folder)
@@ -331,7 +331,7 @@ def test_real_head_truncated_fails_and_keeps_the_stored_year(
 
 @pytest.mark.real_data
 def test_real_head_files_through_the_group(state_home: Path, head_folder: Path):
-    result = run(FranceSource(backend="local", folder=str(head_folder)), "2021")
+    result = run(LocalFranceSource(folder=str(head_folder)), "2021")
     assert result.success
     assert all(e.passed for e in result.get_asset_check_evaluations())
     features = read_partitions(settings.storage_root(), FEATURES, ["2021"])["2021"]
@@ -349,7 +349,7 @@ def test_real_first976_through_the_ingest_job(state_home: Path, shared_data: Pat
         jobs=[france_ingest_job],
         resources={
             **shared_resources(),
-            "france_source": FranceSource(backend="local", folder=str(folder)),
+            "france_source": LocalFranceSource(folder=str(folder)),
         },
     )
     with dg.instance_for_test() as instance:

@@ -33,14 +33,14 @@ INGEST = textwrap.dedent(
     import dagster as dg
     from accident_assets.france.definitions import FRANCE_CHECKS
     from accident_assets.france.assets import FRANCE_ASSETS
-    from accident_assets.france.sources import FranceSource
+    from accident_assets.france.sources import LocalFranceSource
     from accident_assets.resources import shared_resources
 
     print("started", flush=True)
     dg.materialize(
         [*FRANCE_ASSETS, *FRANCE_CHECKS],
         partition_key="2021",
-        resources={**shared_resources(), "france_source": FranceSource(backend="local", folder=sys.argv[1])},
+        resources={**shared_resources(), "france_source": LocalFranceSource(folder=sys.argv[1])},
         instance=dg.DagsterInstance.ephemeral(),
     )
     print("done", flush=True)

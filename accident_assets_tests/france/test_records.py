@@ -89,9 +89,9 @@ def test_merge_of_one_accident_equals_the_merge_of_the_tables():
 
 
 def _real_tables(folder: Path, year: int) -> dict[str, pl.DataFrame]:
-    from accident_assets.france.sources import FranceSource
+    from accident_assets.france.sources import LocalFranceSource
 
-    source = FranceSource(backend="local", folder=str(folder))
+    source = LocalFranceSource(folder=str(folder))
     return {t: read_table(source.fetch(year, t), t, year, source.filename(t, year)) for t in TABLES}
 
 

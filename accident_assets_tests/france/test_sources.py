@@ -10,11 +10,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster_aws.s3 import S3Resource
 
 from accident_assets.france.layouts import layout, year_of_filename
 from accident_assets.france.reader import TABLES, read_table
-from accident_assets.france.sources import FranceSource, FranceSourceError, source_from_env
+from accident_assets.france.sources import (
+    FranceSource,
+    FranceSourceError,
+    HttpFranceSource,
+    LocalFranceSource,
+    S3FranceSource,
+    SampleFranceSource,
+    source_from_settings,
+)
+from accident_assets.settings import get_settings
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -50,7 +58,7 @@ def http_folder(tmp_path: Path, sample_folder: Path) -> Iterator[tuple[str, Path
 
 
 def test_sample_backend_generates_on_demand(state_home: Path):
-    source = FranceSource(sample_accidents=50)
+    source = SampleFranceSource(sample_accidents=50)
     data = source.fetch("2021", "usagers")
     assert (state_home / "sources" / "france_sample" / "usagers-2021.csv").read_bytes() == data
     assert read_table(data, "usagers", 2021)["Num_Acc"].n_unique() == 50
@@ -62,7 +70,7 @@ def test_sample_backend_generates_on_demand(state_home: Path):
 
 
 def test_local_backend(local_folder: Path):
-    source = FranceSource(backend="local", folder=str(local_folder))
+    source = LocalFranceSource(folder=str(local_folder))
     assert source.available_years() == [2021, 2022]
     assert source.fetch(2022, "vehicules") == (local_folder / "vehicules-2022.csv").read_bytes()
     with pytest.raises(
@@ -81,12 +89,7 @@ def s3_source(moto_s3, files: list[Path], prefix: str) -> FranceSource:
         moto_s3.put_object(
             Bucket="accident-assets-test", Key=f"{prefix}/{path.name}", Body=path.read_bytes()
         )
-    return FranceSource(
-        backend="s3",
-        bucket="accident-assets-test",
-        prefix=prefix,
-        s3=S3Resource(region_name="us-east-1"),
-    )
+    return S3FranceSource(bucket="accident-assets-test", prefix=prefix, region_name="us-east-1")
 
 
 def test_s3_backend_against_moto(moto_s3, sample_folder: Path):
@@ -104,7 +107,7 @@ def test_s3_backend_against_moto(moto_s3, sample_folder: Path):
 
 def test_http_backend_uses_the_configured_names(http_folder: tuple[str, Path], sample_folder: Path):
     url, _ = http_folder
-    source = FranceSource(backend="http", base_url=url, timeout_seconds=5)
+    source = HttpFranceSource(base_url=url, timeout_seconds=5)
     # 2022's official name is misspelt; the default mapping knows it.
     assert source.filename("caracteristiques", 2022) == "carcteristiques-2022.csv"
     assert (
@@ -118,26 +121,63 @@ def test_http_backend_uses_the_configured_names(http_folder: tuple[str, Path], s
     ):
         source.fetch(2023, "lieux")
     # Any name or full URL can be configured per file.
-    remapped = FranceSource(
-        backend="http", base_url=url, file_names={"lieux-2023": f"{url}/lieux-2021.csv"}
-    )
+    remapped = HttpFranceSource(base_url=url, file_names={"lieux-2023": f"{url}/lieux-2021.csv"})
     assert remapped.fetch(2023, "lieux") == (sample_folder / "lieux-2021.csv").read_bytes()
     # 2023 has one file of four: not a release.
     assert remapped.available_years() == [2021, 2022]
 
 
-def test_backend_from_environment(monkeypatch: pytest.MonkeyPatch, local_folder: Path):
-    assert source_from_env().backend == "sample"
+def test_backend_from_settings(monkeypatch: pytest.MonkeyPatch, local_folder: Path):
+    assert type(source_from_settings(get_settings())) is SampleFranceSource
     monkeypatch.setenv("ACCIDENT_ASSETS_FRANCE_SOURCE", "local")
     monkeypatch.setenv("ACCIDENT_ASSETS_FRANCE_FOLDER", str(local_folder))
-    assert source_from_env().fetch(2021, "lieux")
+    source = source_from_settings(get_settings())
+    assert type(source) is LocalFranceSource
+    assert source.fetch(2021, "lieux")
     monkeypatch.setenv("ACCIDENT_ASSETS_FRANCE_SOURCE", "ftp")
     with pytest.raises(ValueError, match="ACCIDENT_ASSETS_FRANCE_SOURCE='ftp'"):
-        source_from_env()
+        get_settings()
+
+
+def test_one_class_per_backend_refuses_another_backends_fields(local_folder: Path):
+    with pytest.raises(TypeError, match="FranceSource is the interface"):
+        FranceSource()
+    with pytest.raises(ValueError, match="bucket"):
+        LocalFranceSource(folder=str(local_folder), bucket="b")  # type: ignore[call-arg]
+
+
+def test_run_config_of_one_field_keeps_the_other_bound_fields(local_folder: Path, state_home):
+    """A partial resource config changes only what it names (it once reset the backend)."""
+    import dagster as dg
+
+    seen = {}
+
+    @dg.asset
+    def probe(france_source: FranceSource) -> None:
+        seen.update(
+            type=type(france_source), folder=france_source.folder, names=france_source.file_names
+        )
+
+    dg.materialize(
+        [probe],
+        resources={"france_source": LocalFranceSource(folder=str(local_folder))},
+        run_config={
+            "resources": {"france_source": {"config": {"file_names": {"lieux-2021": "x.csv"}}}}
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert seen == {
+        "type": LocalFranceSource,
+        "folder": str(local_folder),
+        "names": {"lieux-2021": "x.csv"},
+    }
 
 
 def test_sample_backend_regenerates_when_its_size_changes(state_home: Path):
-    small, smaller = FranceSource(sample_accidents=40), FranceSource(sample_accidents=30)
+    small, smaller = (
+        SampleFranceSource(sample_accidents=40),
+        SampleFranceSource(sample_accidents=30),
+    )
     assert read_table(small.fetch(2022, "caracteristiques"), "caracteristiques", 2022).height == 40
     assert (
         read_table(smaller.fetch(2022, "caracteristiques"), "caracteristiques", 2022).height == 30
@@ -203,11 +243,11 @@ def _assert_nothing_lost(source: FranceSource, folder: Path, year: int) -> None:
 @pytest.mark.real_data
 def test_real_heads_through_local_with_official_names(shared_data: Path):
     for year, folder in _real_heads(shared_data).items():
-        source = FranceSource(backend="local", folder=str(folder))
+        source = LocalFranceSource(folder=str(folder))
         assert source.available_years() == [year]
         _assert_nothing_lost(source, folder, year)
     assert (
-        FranceSource(backend="local", folder=str(folder)).filename("caracteristiques", 2024)
+        LocalFranceSource(folder=str(folder)).filename("caracteristiques", 2024)
         == "caract-2024.csv"
     )
 
@@ -255,7 +295,7 @@ def real_http(shared_data: Path) -> Iterator[str]:
 
 @pytest.mark.real_data
 def test_real_heads_through_http_official_names(real_http: str, shared_data: Path):
-    source = FranceSource(backend="http", base_url=real_http, timeout_seconds=5)
+    source = HttpFranceSource(base_url=real_http, timeout_seconds=5)
     assert source.filename("caracteristiques", 2024) == "caract-2024.csv"
     assert source.available_years() == [2021, 2024]
     for year, folder in _real_heads(shared_data).items():

@@ -9,7 +9,7 @@ import pytest
 
 from accident_assets.france import sample
 from accident_assets.france.reader import TABLES, BaacFormatError, read_table
-from accident_assets.france.sources import FranceSource
+from accident_assets.france.sources import LocalFranceSource
 from accident_assets.france.transforms import check_year, merge_accidents, pick_lieux, year_warnings
 
 
@@ -126,7 +126,7 @@ def test_real_head_files_merge(head_folder: Path):
 
 
 def _read_folder(folder: Path, year: int) -> dict[str, pl.DataFrame]:
-    source = FranceSource(backend="local", folder=str(folder))
+    source = LocalFranceSource(folder=str(folder))
     return {t: read_table(source.fetch(year, t), t, year, source.filename(t, year)) for t in TABLES}
 
 

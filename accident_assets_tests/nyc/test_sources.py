@@ -14,8 +14,9 @@ from accident_assets.nyc.sources import (
     NycSource,
     SampleNycSource,
     SocrataNycSource,
-    source_from_env,
+    source_from_settings,
 )
+from accident_assets.settings import get_settings
 
 DAY = dt.date(2023, 1, 5)
 
@@ -90,7 +91,7 @@ def test_build_resources_with_partial_config_keeps_the_sample_backend():
         ),
     ],
 )
-def test_source_from_env_binds_the_backend_class(monkeypatch, env, cls, described):
+def test_source_from_settings_binds_the_backend_class(monkeypatch, env, cls, described):
     for name in (
         "ACCIDENT_ASSETS_NYC_SOURCE",
         "ACCIDENT_ASSETS_NYC_SOCRATA_URL",
@@ -99,7 +100,7 @@ def test_source_from_env_binds_the_backend_class(monkeypatch, env, cls, describe
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    source = source_from_env()
+    source = source_from_settings(get_settings())
     assert type(source) is cls and source.describe() == described
 
 
@@ -107,15 +108,18 @@ def test_source_from_env_binds_the_backend_class(monkeypatch, env, cls, describe
     ("env", "message"),
     [
         ({"ACCIDENT_ASSETS_NYC_SOURCE": "csv_export"}, "needs ACCIDENT_ASSETS_NYC_CSV"),
-        ({"ACCIDENT_ASSETS_NYC_SOURCE": "ftp"}, "'ftp': expected sample, socrata or csv_export"),
+        (
+            {"ACCIDENT_ASSETS_NYC_SOURCE": "ftp"},
+            "ACCIDENT_ASSETS_NYC_SOURCE='ftp': Input should be 'sample', 'socrata' or 'csv_export'",
+        ),
     ],
 )
-def test_source_from_env_refuses_incomplete_or_unknown_backends(monkeypatch, env, message):
+def test_source_from_settings_refuses_incomplete_or_unknown_backends(monkeypatch, env, message):
     monkeypatch.delenv("ACCIDENT_ASSETS_NYC_CSV", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=message):
-        source_from_env()
+        source_from_settings(get_settings())
 
 
 def test_sample_day_stats_follow_its_rows():

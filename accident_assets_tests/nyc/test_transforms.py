@@ -138,11 +138,11 @@ def test_sample_weekday_and_season_over_a_year():
 
 
 def test_partition_start_is_configurable(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv(partitions.START_ENV, "2022-01-02")
+    monkeypatch.setenv("ACCIDENT_ASSETS_NYC_START", "2022-01-02")
     assert partitions.daily_partitions().get_first_partition_key() == "2022-01-02"
-    monkeypatch.setenv(partitions.START_ENV, "Jan 2")
+    monkeypatch.setenv("ACCIDENT_ASSETS_NYC_START", "Jan 2")
     with pytest.raises(ValueError, match="ACCIDENT_ASSETS_NYC_START"):
         partitions.daily_partitions()
-    monkeypatch.delenv(partitions.START_ENV)
+    monkeypatch.delenv("ACCIDENT_ASSETS_NYC_START")
     assert isinstance(partitions.daily_partitions(), dg.DailyPartitionsDefinition)
     assert partitions.daily_partitions().get_first_partition_key() == "2023-01-01"

@@ -89,8 +89,7 @@ def test_real_training_job_api_cli_and_batch_agree(
     """The real France lane and france_training_job (small config) crown a champion; its holdout
     probabilities computed by training's own code equal the API's, the CLI's and the batch
     prediction asset's for the same accidents sent from the raw BAAC tables."""
-    from accident_assets.resources import AssetStorage, shared_resources
-    from accident_assets.serving import definitions as serving
+    from accident_assets.resources import AssetStorage
     from accident_assets.serving.api import create_app
     from accident_assets.serving.models import ChampionCache
     from accident_assets.serving.server import serve_in_thread
@@ -100,12 +99,9 @@ def test_real_training_job_api_cli_and_batch_agree(
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # training's default: the state dir
     ingest_france(accidents=600)
-    from accident_assets.france import definitions as france
-    from accident_assets.training import definitions as training
+    from accident_assets.definitions import build_defs
 
-    defs = dg.Definitions.merge(
-        france.defs, training.defs, serving.defs, dg.Definitions(resources=shared_resources())
-    )
+    defs = build_defs()
     result = defs.resolve_job_def(FRANCE.job_name).execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), run_config=tiny_run_config(), partition_key="2022"
     )

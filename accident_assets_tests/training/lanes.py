@@ -19,19 +19,15 @@ QUICK_PARAMS = {
 
 
 def build_defs() -> dg.Definitions:
-    """Every domain's definitions with resources resolved against the current state directory."""
-    from accident_assets.france import definitions as france
-    from accident_assets.nyc import definitions as nyc
-    from accident_assets.training import definitions as training
+    """The code location's definitions, bound to the current (test) state directory."""
+    from accident_assets.definitions import build_defs
 
-    return dg.Definitions.merge(
-        france.defs, nyc.defs, training.defs, dg.Definitions(resources=shared_resources())
-    )
+    return build_defs()
 
 
 def ingest_france(years: tuple[str, ...] = ("2021", "2022"), accidents: int = 1500) -> None:
     from accident_assets.france.assets import FRANCE_ASSETS
-    from accident_assets.france.sources import FranceSource
+    from accident_assets.france.sources import SampleFranceSource
 
     for year in years:
         dg.materialize(
@@ -39,7 +35,7 @@ def ingest_france(years: tuple[str, ...] = ("2021", "2022"), accidents: int = 15
             partition_key=year,
             resources={
                 **shared_resources(),
-                "france_source": FranceSource(sample_accidents=accidents),
+                "france_source": SampleFranceSource(sample_accidents=accidents),
             },
             instance=dg.DagsterInstance.ephemeral(),
         )
