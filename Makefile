@@ -25,7 +25,7 @@ format: $(VENV)
 
 dev: $(VENV)  ## Dagster UI and daemon (sensors, automation) on http://127.0.0.1:3000
 	@.venv/bin/accident-assets init
-	.venv/bin/dagster dev -h 127.0.0.1 -p 3000
+	.venv/bin/dg dev --host 127.0.0.1 --port 3000
 
 mlflow-ui: $(VENV)  ## MLflow UI on http://127.0.0.1:5000 over the local tracking store
 	.venv/bin/mlflow ui --backend-store-uri sqlite:///$(ACCIDENT_ASSETS_HOME)/mlflow/mlflow.db --host 127.0.0.1 --port 5000
