@@ -7,7 +7,6 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from accident_assets.nyc.soql_server import SoqlServer
 from accident_assets.nyc.sources import (
     CsvExportNycSource,
     DayStat,
@@ -16,6 +15,7 @@ from accident_assets.nyc.sources import (
     SocrataNycSource,
     source_from_env,
 )
+from accident_assets_tests.nyc.soql_server import SoqlServer
 
 DAY = dt.date(2023, 1, 5)
 
