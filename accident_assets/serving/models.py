@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 from accident_assets import settings
 from accident_assets.training.champion import CHAMPION, TRAINED_ON, tagged_partitions
 
-# mlflow (and sklearn, through training.metrics) are imported where a registry is read: the batch
-# prediction and forecast assets import this module, and the Dagster code location must load
-# without them.
+# mlflow (and sklearn, through training.metrics) are imported where a registry is read or a model
+# loaded: the forecast assets import this module when the Dagster code location loads, which
+# must not pay for them.
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
