@@ -16,7 +16,7 @@ from accident_assets.http_session import (
     RetryAfterTooLong,
     retrying_session,
 )
-from accident_assets.nyc.soql_server import SoqlServer
+from accident_assets_tests.nyc.soql_server import SoqlServer
 
 ROWS = [{"crash_date": "2023-01-05T00:00:00.000", "collision_id": str(i)} for i in range(1, 300)]
 COUNT = {

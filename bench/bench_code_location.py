@@ -77,8 +77,10 @@ def main() -> None:
     parser.add_argument("--imports", type=int, default=7, help="fresh imports of each kind")
     parser.add_argument("--launches", type=int, default=3, help="launches of each kind")
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, load {load_average()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load {load_average()}"
+    )
     imports = import_times(args.imports)
     ratio = imports["location"] / imports["dagster"]
     print("\n| import (median of fresh interpreters) | s |\n|---|---|")
@@ -90,7 +92,10 @@ def main() -> None:
         assets, job = statistics.median(launches["assets"]), statistics.median(launches["job"])
         print("\n| `dg launch … --partition 2021` (France sample year) | runs (s) | median (s) |")
         print("|---|---|---|")
-        for name, label in (("assets", "`--assets group:france`"), ("job", "`--job france_ingest_job`")):
+        for name, label in (
+            ("assets", "`--assets group:france`"),
+            ("job", "`--job france_ingest_job`"),
+        ):
             shown = ", ".join(f"{t:.1f}" for t in launches[name])
             print(f"| {label} | {shown} | {statistics.median(launches[name]):.1f} |")
         print(f"| ratio assets / job (target ≤ 1.3) | | {assets / job:.2f} |")

@@ -56,8 +56,8 @@ def scenario(name: str) -> dict:
     from accident_assets.nyc.run import ingest_days
     from accident_assets.nyc.sample import sample_day
     from accident_assets.nyc.socrata import SocrataClient
-    from accident_assets.nyc.soql_server import SoqlServer
     from accident_assets.nyc.sources import CsvExportNycSource, NycSource, SampleNycSource
+    from accident_assets_tests.nyc.soql_server import SoqlServer
 
     csv_dir = settings.shared_data_dir() / "nyc_collisions" / "2023-01"
     if "csv_export" in name and not csv_dir.is_dir():

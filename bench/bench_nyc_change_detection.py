@@ -37,9 +37,9 @@ def main() -> None:
     from accident_assets.nyc.run import ingest_job
     from accident_assets.nyc.sample import sample_day
     from accident_assets.nyc.sensors import nyc_new_days_sensor
-    from accident_assets.nyc.soql_server import SoqlServer
     from accident_assets.nyc.sources import SocrataNycSource
     from accident_assets.resources import AssetStorage
+    from accident_assets_tests.nyc.soql_server import SoqlServer
 
     late = {d: sample_day(d)[-HELD_BACK:] for d in DAYS[-3:]}
     first_seen = [r for d in DAYS for r in sample_day(d) if r not in late.get(d, [])]

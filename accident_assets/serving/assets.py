@@ -7,13 +7,17 @@ the training run that could not promote one.
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import polars as pl
 
 from accident_assets.resources import AssetStorage
-from accident_assets.serving import models
-from accident_assets.serving import predict as scoring
+
+# Scoring (pandas, numpy) and the registry (mlflow) are imported in the functions that use them:
+# this module is part of the Dagster code location, which must load without them.
+if TYPE_CHECKING:
+    from accident_assets.serving.models import ServedModel
 
 FRANCE_FEATURES = dg.AssetKey(["france", "features"])
 NYC_FEATURES = dg.AssetKey(["nyc", "features"])
@@ -28,17 +32,18 @@ def newest_partition(storage: AssetStorage, key: dg.AssetKey) -> str:
     return stored[-1]
 
 
-def _model_columns(model: models.ServedModel) -> list[pl.Expr]:
+def _model_columns(model: "ServedModel") -> list[pl.Expr]:
     return [
         pl.lit(model.version, pl.Utf8).alias("model_version"),
         pl.lit(model.uri, pl.Utf8).alias("model_uri"),
     ]
 
 
-def france_predictions_frame(model: models.ServedModel, features: pl.DataFrame) -> pl.DataFrame:
+def france_predictions_frame(model: "ServedModel", features: pl.DataFrame) -> pl.DataFrame:
     """ID columns, probability of "Priority", prediction and interpretation, the model used, and
     the observed target when the partition has it."""
     from accident_assets.france.features import FEATURE_COLUMNS, ID_COLUMNS, TARGET
+    from accident_assets.serving import predict as scoring
 
     X = scoring.feature_matrix(features, FEATURE_COLUMNS)
     probability = scoring.france_probabilities(model.pipeline, X)
@@ -56,11 +61,12 @@ def france_predictions_frame(model: models.ServedModel, features: pl.DataFrame) 
 
 
 def nyc_predictions_frame(
-    model: models.ServedModel, features: pl.DataFrame, day: dt.date, cells: list[str]
+    model: "ServedModel", features: pl.DataFrame, day: dt.date, cells: list[str]
 ) -> pl.DataFrame:
     """Every cell-hour of ``day`` over ``cells`` (zeros included, as training sees them) with the
     observed and the expected incidents and the model used."""
     from accident_assets.nyc import features as nf
+    from accident_assets.serving import predict as scoring
 
     grid = nf.fill_zero_cell_hours(features, cells, [day])
     expected = scoring.nyc_expected(
@@ -73,8 +79,10 @@ def nyc_predictions_frame(
 
 def champion_or_skip(
     context: dg.AssetExecutionContext, task: str, asset: str = "predictions"
-) -> models.ServedModel | None:
+) -> "ServedModel | None":
     """The task's champion, or None (logged: ``<task>/<asset>`` is skipped) when there is none."""
+    from accident_assets.serving import models
+
     try:
         model = models.load_model(task)
     except models.NoChampionError as exc:
@@ -122,7 +130,7 @@ def france_predictions(
 
 
 def champion_features(
-    storage: AssetStorage, model: models.ServedModel, extra: tuple[str, ...] = ()
+    storage: AssetStorage, model: "ServedModel", extra: tuple[str, ...] = ()
 ) -> pl.DataFrame:
     """The stored nyc/features days the champion was trained on (plus ``extra`` days), in one
     frame; dg.Failure when there is none of them."""
@@ -137,7 +145,7 @@ def champion_features(
     return pl.concat(list(storage.read(NYC_FEATURES, keys).values()))
 
 
-def nyc_cells(storage: AssetStorage, model: models.ServedModel, newest: str) -> list[str]:
+def nyc_cells(storage: AssetStorage, model: "ServedModel", newest: str) -> list[str]:
     """The champion's cell universe (cells of the stored days it was trained on) plus the newest
     day's cells, so that zero-incident cell-hours are scored as training saw them."""
     from accident_assets.nyc.features import cell_universe

@@ -19,15 +19,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
+from typing import TYPE_CHECKING, Any
 
 from accident_assets import settings
 from accident_assets.settings import TRACKING_URI_ENV
 from accident_assets.training.champion import CHAMPION, TRAINED_ON, tagged_partitions
-from accident_assets.training.metrics import CLASSIFICATION_THRESHOLD
+
+# mlflow (and sklearn, through training.metrics) are imported where a registry is read or a model
+# loaded: the forecast assets import this module when the Dagster code location loads, which
+# must not pay for them.
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +183,8 @@ def _alias_not_found(exc: MlflowException) -> bool:
 
 def champion_ref(client: MlflowClient, task: str) -> ModelRef:
     """The version the ``champion`` alias points at; NoChampionError when there is none."""
+    from mlflow.exceptions import MlflowException
+
     try:
         mv = client.get_model_version_by_alias(check_task(task), CHAMPION)
     except MlflowException as exc:
@@ -209,6 +214,8 @@ def resolve(
     if uri is not None:
         return ModelRef(task=task, uri=uri)
     if version is not None:
+        from mlflow.exceptions import MlflowException
+
         try:
             mv = client.get_model_version(task, str(version))
         except MlflowException as exc:
@@ -231,8 +238,11 @@ def _first(keys: tuple[str, ...], *sources: Mapping[str, Any]) -> Any:
 
 def load(client: MlflowClient, ref: ModelRef) -> ServedModel:
     """Load the pipeline of ``ref`` and gather its metrics, tags, threshold and H3 resolution."""
+    from mlflow.exceptions import MlflowException
+
     from accident_assets.serving import predict as scoring
     from accident_assets.serving import pyfunc
+    from accident_assets.training.metrics import CLASSIFICATION_THRESHOLD
 
     try:
         pipeline, wrapped = pyfunc.load(ref.uri)

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from accident_assets.nyc.soql_server import SoqlServer
+from accident_assets_tests.nyc.soql_server import SoqlServer
 
 
 def busy_day(day: dt.date, n: int, geocoded: int | None = None) -> list[dict]:

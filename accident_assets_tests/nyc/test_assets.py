@@ -19,9 +19,9 @@ from accident_assets.nyc.assets import NYC_ASSETS
 from accident_assets.nyc.definitions import NYC_CHECKS
 from accident_assets.nyc.run import ingest_days
 from accident_assets.nyc.sample import sample_day
-from accident_assets.nyc.soql_server import SoqlServer
 from accident_assets.nyc.sources import NycSource, SampleNycSource, SocrataNycSource
 from accident_assets.resources import shared_resources
+from accident_assets_tests.nyc.soql_server import SoqlServer
 
 RAW = dg.AssetKey(["nyc", "raw_crashes"])
 CRASHES = dg.AssetKey(["nyc", "crashes"])

@@ -24,9 +24,9 @@ from accident_assets.nyc.ingest import (
 )
 from accident_assets.nyc.run import ingest_days
 from accident_assets.nyc.sample import sample_day
-from accident_assets.nyc.soql_server import SoqlServer
 from accident_assets.nyc.sources import NycSource, SocrataNycSource
 from accident_assets.resources import AssetStorage
+from accident_assets_tests.nyc.soql_server import SoqlServer
 
 DAY = dt.date(2023, 3, 8)
 

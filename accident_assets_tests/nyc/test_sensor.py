@@ -21,7 +21,6 @@ from accident_assets.nyc.sensors import (
     nyc_new_days_sensor,
     run_key,
 )
-from accident_assets.nyc.soql_server import SoqlServer
 from accident_assets.nyc.sources import (
     CsvExportNycSource,
     DayStat,
@@ -30,6 +29,7 @@ from accident_assets.nyc.sources import (
     SocrataNycSource,
 )
 from accident_assets.resources import AssetStorage
+from accident_assets_tests.nyc.soql_server import SoqlServer
 
 D = dt.date
 

@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from accident_assets.nyc.socrata import IncompleteDayError, SocrataClient, SocrataError
-from accident_assets.nyc.soql_server import SoqlServer
 from accident_assets.nyc.sources import DayStat
 from accident_assets_tests.nyc.conftest import busy_day
+from accident_assets_tests.nyc.soql_server import SoqlServer
 
 DAY = dt.date(2023, 1, 5)
 

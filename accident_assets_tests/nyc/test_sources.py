@@ -7,7 +7,6 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from accident_assets.nyc.soql_server import SoqlServer
 from accident_assets.nyc.sources import (
     CsvExportNycSource,
     DayStat,
@@ -17,6 +16,7 @@ from accident_assets.nyc.sources import (
     source_from_settings,
 )
 from accident_assets.settings import get_settings
+from accident_assets_tests.nyc.soql_server import SoqlServer
 
 DAY = dt.date(2023, 1, 5)
 

@@ -75,7 +75,7 @@ def empty_mlflow(
 @pytest.fixture
 def api_url(mlflow_uri: str) -> Iterator[str]:
     from accident_assets.serving.api import create_app
-    from accident_assets.serving.server import serve_in_thread
+    from accident_assets_tests.serving.server import serve_in_thread
 
     with serve_in_thread(create_app(ChampionCache(refresh_seconds=0))) as url:
         yield url

@@ -284,7 +284,7 @@ def test_not_json_is_422(api_url: str) -> None:
 
 def test_no_champion_is_503(empty_mlflow: str) -> None:
     from accident_assets.serving.api import create_app
-    from accident_assets.serving.server import serve_in_thread
+    from accident_assets_tests.serving.server import serve_in_thread
 
     with serve_in_thread(create_app(ChampionCache(refresh_seconds=0))) as url:
         response = requests.post(
@@ -334,7 +334,7 @@ def test_new_champion_is_served_without_restart(
 def test_alias_is_checked_on_an_interval_and_on_demand(mlflow_uri: str) -> None:
     """With a long interval the cache keeps its model until asked to refresh."""
     from accident_assets.serving.api import create_app
-    from accident_assets.serving.server import serve_in_thread
+    from accident_assets_tests.serving.server import serve_in_thread
 
     registry = reg.Registry(uri=mlflow_uri, root=Path(mlflow_uri.removeprefix("sqlite:///")).parent)
     with serve_in_thread(create_app(ChampionCache(refresh_seconds=3600))) as url:
@@ -358,7 +358,7 @@ def _flat_features(record: dict):
 
 def test_registry_outage_keeps_serving_the_loaded_champion(mlflow_uri: str) -> None:
     from accident_assets.serving.api import create_app
-    from accident_assets.serving.server import serve_in_thread
+    from accident_assets_tests.serving.server import serve_in_thread
 
     db = Path(mlflow_uri.removeprefix("sqlite:///"))
     with serve_in_thread(create_app(ChampionCache(refresh_seconds=0))) as url:
@@ -373,7 +373,7 @@ def test_registry_outage_keeps_serving_the_loaded_champion(mlflow_uri: str) -> N
 
 def test_unreachable_registry_with_nothing_loaded_is_503(empty_mlflow: str) -> None:
     from accident_assets.serving.api import create_app
-    from accident_assets.serving.server import serve_in_thread
+    from accident_assets_tests.serving.server import serve_in_thread
 
     Path(empty_mlflow.removeprefix("sqlite:///")).write_bytes(b"not a database" * 100)
     with serve_in_thread(create_app(ChampionCache(refresh_seconds=0))) as url:
@@ -416,7 +416,7 @@ def _timed_get(url: str) -> tuple[requests.Response, float]:
 
 def test_requests_never_wait_on_a_hung_registry(mlflow_uri: str) -> None:
     from accident_assets.serving.api import create_app
-    from accident_assets.serving.server import serve_in_thread
+    from accident_assets_tests.serving.server import serve_in_thread
 
     cache = ChampionCache(refresh_seconds=0)
     body = example("france_flat_record.json")
@@ -438,7 +438,7 @@ def test_requests_never_wait_on_a_hung_registry(mlflow_uri: str) -> None:
 
 def test_startup_does_not_wait_for_a_hung_registry(mlflow_uri: str) -> None:
     from accident_assets.serving.api import create_app
-    from accident_assets.serving.server import serve_in_thread
+    from accident_assets_tests.serving.server import serve_in_thread
 
     cache = ChampionCache(refresh_seconds=0, startup_wait_seconds=0.5)
     with RegistryLock(mlflow_uri) as lock:
@@ -471,7 +471,7 @@ def test_missing_store_is_503_and_recovers_when_it_appears(
 ) -> None:
     from accident_assets.serving.api import create_app
     from accident_assets.serving.models import RETRY_SECONDS
-    from accident_assets.serving.server import serve_in_thread
+    from accident_assets_tests.serving.server import serve_in_thread
 
     db = tmp_path / "store" / "mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
@@ -501,7 +501,7 @@ def test_missing_store_is_503_and_recovers_when_it_appears(
 
 def test_ready_names_the_tasks_without_a_champion(empty_mlflow: str) -> None:
     from accident_assets.serving.api import create_app
-    from accident_assets.serving.server import serve_in_thread
+    from accident_assets_tests.serving.server import serve_in_thread
 
     with serve_in_thread(create_app(ChampionCache(refresh_seconds=0))) as url:
         ready = requests.get(f"{url}/ready", timeout=TIMEOUT)
@@ -532,7 +532,7 @@ def test_removed_alias_stops_serving_the_old_model(api_url: str, mlflow_uri: str
 
 def test_health_answers_while_every_scoring_thread_is_busy(mlflow_uri: str) -> None:
     from accident_assets.serving.api import create_app
-    from accident_assets.serving.server import serve_in_thread
+    from accident_assets_tests.serving.server import serve_in_thread
 
     app = create_app(ChampionCache(), scoring_threads=2)
     limiter = app.state.scoring_limiter
@@ -586,7 +586,7 @@ def raw_http(url: str, request: bytes, *chunks: bytes, timeout: float = 10) -> t
 @pytest.fixture
 def small_body_api(mlflow_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     from accident_assets.serving.api import MAX_BODY_ENV, create_app
-    from accident_assets.serving.server import serve_in_thread
+    from accident_assets_tests.serving.server import serve_in_thread
 
     monkeypatch.setenv(MAX_BODY_ENV, "1000")
     with serve_in_thread(create_app(ChampionCache())) as url:
@@ -722,7 +722,7 @@ def test_unloadable_new_champion_keeps_the_loaded_one(mlflow_uri: str) -> None:
     import mlflow
 
     from accident_assets.serving.api import create_app
-    from accident_assets.serving.server import serve_in_thread
+    from accident_assets_tests.serving.server import serve_in_thread
 
     registry = reg.Registry(uri=mlflow_uri, root=Path(mlflow_uri.removeprefix("sqlite:///")).parent)
     client = mlflow.MlflowClient(mlflow_uri, mlflow_uri)
@@ -784,7 +784,7 @@ def test_an_unloadable_champion_is_not_reloaded_on_every_check(
 def test_refresh_is_bounded_while_the_registry_hangs(mlflow_uri: str) -> None:
     from accident_assets.serving.api import create_app
     from accident_assets.serving.models import RegistryUnavailableError
-    from accident_assets.serving.server import serve_in_thread
+    from accident_assets_tests.serving.server import serve_in_thread
 
     cache = ChampionCache(refresh_seconds=3600)
     with serve_in_thread(create_app(cache)), RegistryLock(mlflow_uri):

@@ -92,9 +92,9 @@ def test_real_training_job_api_cli_and_batch_agree(
     from accident_assets.resources import AssetStorage
     from accident_assets.serving.api import create_app
     from accident_assets.serving.models import ChampionCache
-    from accident_assets.serving.server import serve_in_thread
     from accident_assets.training.factory import op_name
     from accident_assets.training.tasks import FRANCE
+    from accident_assets_tests.serving.server import serve_in_thread
     from accident_assets_tests.training.lanes import ingest_france
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # training's default: the state dir

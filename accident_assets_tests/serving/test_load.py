@@ -125,7 +125,7 @@ async def _run(url: str, cases: list[Case]) -> tuple[list[tuple[Case, int]], lis
 @pytest.mark.timeout(DEADLINE_SECONDS + 60)
 def test_mixed_load_is_answered_without_errors(mlflow_uri: str) -> None:
     from accident_assets.serving.api import create_app
-    from accident_assets.serving.server import serve_in_thread
+    from accident_assets_tests.serving.server import serve_in_thread
 
     with serve_in_thread(create_app(ChampionCache(refresh_seconds=2))) as url:
         cases = _cases(random.Random(0), FRANCE_REQUESTS)

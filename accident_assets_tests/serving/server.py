@@ -1,4 +1,4 @@
-"""Run the API under uvicorn in a background thread on a free loopback port (tests, benchmarks)."""
+"""Run the API under uvicorn in a background thread on a free loopback port, for the tests."""
 
 from __future__ import annotations
 
