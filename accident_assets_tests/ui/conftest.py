@@ -183,10 +183,14 @@ def dagster_dev(tmp_path: Path) -> Iterator[DagsterDev]:
     command = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port)]
     command += ["-m", "accident_assets.definitions"]
     started = time.monotonic()
+    # An empty working directory: whatever dagster dev writes beside itself stays out of the
+    # repository, and its `python -m` children (which put the cwd on sys.path) import nothing
+    # stray (a gql.py there once shadowed the gql package and killed the webserver).
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
     with log.open("wb") as out:
-        # cwd in tmp: whatever dagster dev writes beside itself stays out of the repository.
         process = subprocess.Popen(
-            command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
     dev = DagsterDev(f"http://127.0.0.1:{port}", home, log, "", process)

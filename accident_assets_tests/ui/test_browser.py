@@ -7,11 +7,13 @@ $ACCIDENT_ASSETS_UI_ARTIFACTS or var/ui-artifacts/.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -119,6 +121,27 @@ def shoot(driver, artifacts: Path, name: str) -> Path:
     return path
 
 
+NAMES_IN_VIEW = """
+const names = [...document.querySelectorAll("[class*=AssetNode_assetName]")];
+const shown = names.filter((e) => {
+  const r = e.getBoundingClientRect();
+  return e.textContent && r.top >= 180 && r.bottom <= window.innerHeight && r.right <= window.innerWidth;
+});
+return shown.length;
+"""
+
+
+def fit_graph(driver, nodes: int, clicks: int = 12) -> None:
+    """Zooms out until every asset node (with room above for its group's header) is in the
+    window: expanding the groups keeps the zoom, and the screenshot should show both lanes whole."""
+    zoom_out = driver.find_element(By.XPATH, "//*[@aria-label='zoom_out']/ancestor::button[1]")
+    for _ in range(clicks):
+        with contextlib.suppress(TimeoutException):
+            WebDriverWait(driver, 1).until(lambda d: d.execute_script(NAMES_IN_VIEW) >= nodes)
+            return
+        zoom_out.click()
+
+
 def assets_of(dev: DagsterDev, group: str) -> list[dict]:
     return [n for n in dev.graphql(ASSET_NODES)["assetNodes"] if n["groupName"] == group]
 
@@ -163,6 +186,7 @@ def test_lineage_run_and_checks_in_the_ui(dagster_dev: DagsterDev, driver, artif
                 f"asset {key} of group {lane} is not in the expanded lineage",
             )
     assert "Asset checks" in driver.page_source
+    fit_graph(driver, sum(len(nodes) for nodes in lanes.values()))
     shoot(driver, artifacts, "lineage.png")
     print(f"lineage checked at {time.monotonic() - started:.1f} s")
 
