@@ -32,7 +32,7 @@ APT_PACKAGES = ["chromium", "chromium-driver"]
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS_ENV = "ACCIDENT_ASSETS_UI_ARTIFACTS"
 STARTUP_TIMEOUT_S = 180.0
-STOP_GRACE_S = 10.0
+STOP_GRACE_S = 5.0
 
 
 def _tail(text: str, lines: int = 40) -> str:
