@@ -10,7 +10,9 @@ resources, and loading MLflow there would cost every ``dagster`` command a secon
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,22 +46,22 @@ def sqlite_store_path(uri: str) -> Path | None:
     return Path(database).absolute()
 
 
-def _create_store(client: MlflowClient, uri: str) -> None:
-    """Create the tables of a sqlite store under a file lock.
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[bool]:
+    """Held while a process first opens a sqlite store, which runs MLflow's migrations.
 
-    Parallel steps (a multiprocess executor, two runs at once) would otherwise each run MLflow's
-    first-time migration on the same file, and all but one fail with
-    ``sqlite3.OperationalError: duplicate column name``.
+    Parallel steps (a multiprocess executor, two runs at once) would otherwise each migrate the
+    same new file, and all but one fail with ``sqlite3.OperationalError: duplicate column name``.
     """
     path = sqlite_store_path(uri)
     if path is None or uri in _created:
+        yield False
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            client.search_experiments(max_results=1)  # the tracking tables
-            client.search_registered_models(max_results=1)  # the registry's
+            yield True
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     _created.add(uri)
@@ -75,8 +77,11 @@ def configure_mlflow(uri: str | None = None) -> MlflowClient:
     uri = uri or tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    _create_store(client, uri)
+    with _store_lock(uri) as first:
+        # The client opens (and migrates) the tracking store; the registry's opens on first use.
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        if first:
+            client.search_registered_models(max_results=1)
     return client
 
 

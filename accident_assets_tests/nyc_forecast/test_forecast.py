@@ -235,10 +235,9 @@ def test_schedule_asks_for_tomorrow_which_is_a_forecast_partition() -> None:
 
 
 def test_definitions_load_beside_the_code_location() -> None:
-    from accident_assets.definitions import defs as location
-    from accident_assets.nyc_forecast.definitions import defs
+    from accident_assets.definitions import build_defs
 
-    merged = dg.Definitions.merge(location, defs)
+    merged = build_defs()
     dg.Definitions.validate_loadable(merged)
     assert (
         fc.FORECAST

@@ -85,8 +85,9 @@ def test_no_features_fails_naming_the_asset(mlflow_uri: str) -> None:
 
 
 def test_predictions_are_in_the_training_jobs() -> None:
-    from accident_assets.definitions import defs
+    from accident_assets.definitions import build_defs
 
+    defs = build_defs()
     for job, key in (("france_training_job", FRANCE_KEY), ("nyc_training_job", NYC_KEY)):
         assert key in defs.resolve_job_def(job).asset_layer.executable_asset_keys
 
