@@ -68,6 +68,8 @@ def test_each_day_of_a_range_run_has_its_own_row_count_and_check_results(state_h
             columns = metadata["dagster/column_schema"].value.columns
             frame = storage.read(key, [partition])[partition]
             assert [c.name for c in columns] == frame.columns
+            if key == RAW:  # every raw column carries the data dictionary's meaning
+                assert all(c.description and c.description.strip() for c in columns), columns
         # The sample's days differ in size: a range total repeated on each day would not.
         assert len(set(counts.values())) == len(KEYS), counts
     for check_key in CHECK_KEYS:
