@@ -1,25 +1,66 @@
-"""Pandera schemas run as Dagster asset checks, with failure cases shown in the UI."""
+"""Pandera schemas run as Dagster asset checks, with failure cases shown in the UI, and the
+per-partition results of checks run over a range of partitions (a single-run backfill).
 
-from collections.abc import Mapping
+pandera is imported only where a frame is validated: importing it costs ~0.4 s, and every code
+location load, sensor tick and run worker imports the modules that define checks. Schemas are
+declared as :class:`LazySchema` and built on first use.
+"""
+
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandera.polars as pa
 import polars as pl
-from pandera.errors import SchemaErrors
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
 
 MAX_FAILURE_ROWS = 20
 MAX_LOGGED_VALUES = 5
 
 
-def validate(
-    schema: pa.DataFrameSchema | type[pa.DataFrameModel], frame: pl.DataFrame
-) -> pl.DataFrame | None:
+class LazySchema:
+    """A pandera schema built on first use; its name is known without building it.
+
+    Attribute access goes to the built schema, so ``LAZY.validate(...)`` or ``LAZY.columns``
+    work as on the schema itself.
+    """
+
+    def __init__(self, name: str, build: Callable[[], "pa.DataFrameSchema"]):
+        self.name = name
+        self._build = functools.cache(build)
+
+    def get(self) -> "pa.DataFrameSchema":
+        schema = self._build()
+        if schema.name != self.name:
+            raise ValueError(f"lazy schema {self.name!r} built a schema named {schema.name!r}")
+        return schema
+
+    def __getattr__(self, attr: str) -> Any:
+        # Only reached for attributes LazySchema itself lacks (name, get are its own).
+        if attr.startswith("__") or attr == "_build":
+            raise AttributeError(attr)
+        return getattr(self.get(), attr)
+
+    def __repr__(self) -> str:
+        return f"LazySchema({self.name!r})"
+
+
+def resolve(schema: Any) -> Any:
+    return schema.get() if isinstance(schema, LazySchema) else schema
+
+
+def validate(schema: Any, frame: pl.DataFrame) -> pl.DataFrame | None:
     """Validate an eager frame (a LazyFrame would only get its schema checked).
 
-    Returns None when valid, else the failure cases as a frame.
+    ``schema``: a pandera (polars) schema or model, or a :class:`LazySchema`. Returns None when
+    valid, else the failure cases as a frame.
     """
+    from pandera.errors import SchemaErrors
+
     try:
-        schema.validate(frame, lazy=True)
+        resolve(schema).validate(frame, lazy=True)
     except SchemaErrors as err:
         cases = err.failure_cases
         if not isinstance(cases, pl.DataFrame):
@@ -44,17 +85,55 @@ def check_result(
     )
 
 
+def per_partition_results(
+    context: dg.AssetCheckExecutionContext, results: Mapping[str, dg.AssetCheckResult]
+) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation | dg.Output]:
+    """Emit one result per partition of the check's run.
+
+    Dagster 1.13 gives an ``AssetCheckResult`` a partition only in a run tagged with one
+    partition key; in a range run (even of one day) it is stored with no partition, and the
+    run's per-partition planned evaluations stay unresolved (the UI shows them skipped).
+    ``AssetCheckEvaluation`` (public, accepted from a check's body) carries ``partition=``: one
+    per partition resolves each planned row. A one-partition or unpartitioned run keeps the
+    plain result, which Dagster completes itself (partition and target materialization).
+    """
+    if context.has_partition_key or not context.has_partition_key_range:
+        yield from results.values()
+        return
+    [spec] = context.check_specs
+    missing = set(context.partition_keys) - set(results)
+    if missing:
+        raise ValueError(f"{spec.key.to_user_string()}: no result for partitions {sorted(missing)}")
+    for partition in context.partition_keys:
+        result = results[partition]
+        yield dg.AssetCheckEvaluation(
+            asset_key=spec.asset_key,
+            check_name=spec.name,
+            passed=result.passed,
+            metadata=result.metadata,
+            severity=result.severity,
+            description=result.description,
+            # Dagster fails the step on a failed blocking ERROR evaluation, as for a result.
+            blocking=spec.blocking,
+            partition=partition,
+        )
+    # The check's op still needs its output; Dagster emits the same None output for a result.
+    [output] = context.op_def.output_defs
+    yield dg.Output(None, output_name=output.name)
+
+
 def pandera_check(
     asset: dg.AssetsDefinition | dg.AssetSpec,
-    schema: pa.DataFrameSchema,
+    schema: Any,
     *,
     blocking: bool,
 ) -> dg.AssetChecksDefinition:
     """One asset check that validates what was materialized against ``schema``.
 
-    Takes an asset or one spec of a multi-asset. In a run over several partitions (a single-run
-    backfill) the input is ``{partition_key: frame}``: every partition is validated and each
-    failure case names its partition.
+    ``schema``: a pandera schema or a :class:`LazySchema` (built at the first check run, so
+    defining the check imports no pandera). Takes an asset or one spec of a multi-asset. In a
+    run over several partitions (a single-run backfill) the input is ``{partition_key: frame}``:
+    every partition is validated and gets its own result.
     """
     key = asset.key
 
@@ -65,22 +144,22 @@ def pandera_check(
         partitions_def=asset.partitions_def,
         description=f"Pandera schema {schema.name}",
     )
-    def _check(context: dg.AssetCheckExecutionContext, frame) -> dg.AssetCheckResult:
+    def _check(context: dg.AssetCheckExecutionContext, frame):
         if isinstance(frame, Mapping):
             frames = frame
         else:
             frames = {context.partition_key if context.has_partition_key else "": frame}
-        failures = failures_by_partition(schema, frames)
-        if failures is not None:
-            # The metadata table is only seen in the UI; a CLI or CI run shows the log.
-            context.log.error(f"{key.to_user_string()}: {failure_summary(schema.name, failures)}")
-        whole = pl.concat(list(frames.values()), how="diagonal_relaxed")
-        result = check_result(schema.name, whole, failures)
-        return dg.AssetCheckResult(
-            passed=result.passed,
-            severity=result.severity,
-            metadata={**result.metadata, "partitions": len(frames)},
-        )
+        results = {}
+        for partition, one in sorted(frames.items()):
+            failures = validate(schema, one)
+            if failures is not None:
+                # The metadata table is only seen in the UI; a CLI or CI run shows the log.
+                where = f" partition {partition}" if partition else ""
+                context.log.error(
+                    f"{key.to_user_string()}{where}: {failure_summary(schema.name, failures)}"
+                )
+            results[partition] = check_result(schema.name, one, failures)
+        yield from per_partition_results(context, results)
 
     return _check
 
@@ -100,15 +179,27 @@ def failure_summary(schema_name: str, failures: pl.DataFrame) -> str:
     return f"Pandera schema {schema_name} failed:\n  " + "\n  ".join(lines)
 
 
-def failures_by_partition(
-    schema: pa.DataFrameSchema, frames: Mapping[str, pl.DataFrame]
-) -> pl.DataFrame | None:
+def failures_by_partition(schema: Any, frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame | None:
     found = []
     for key, frame in sorted(frames.items()):
         failures = validate(schema, frame)
         if failures is not None:
             found.append(failures.select(pl.lit(key).alias("partition"), pl.all()))
     return pl.concat(found, how="diagonal") if found else None
+
+
+def column_schema(
+    dtypes: Mapping[str, Any], descriptions: Mapping[str, str] | None = None
+) -> dg.TableSchema:
+    """The ``dagster/column_schema`` of a table: its columns and dtypes as stored, each with
+    its description when ``descriptions`` has one (the UI shows them in the asset's columns)."""
+    descriptions = descriptions or {}
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, str(dtype), description=descriptions.get(name))
+            for name, dtype in dtypes.items()
+        ]
+    )
 
 
 def markdown_table(frame: pl.DataFrame) -> str:

@@ -5,7 +5,8 @@ files and previews in the metadata."""
 import dagster as dg
 import polars as pl
 
-from accident_assets.checks import markdown_table
+from accident_assets.checks import column_schema, markdown_table
+from accident_assets.france import codes
 from accident_assets.france import features as feature_module
 from accident_assets.france.ingest import (
     ACCIDENTS,
@@ -71,13 +72,19 @@ def _metadata(
     key: dg.AssetKey, tables: YearTables, commit: Commit, files: dict, findings: list[str]
 ) -> dict:
     frame = tables.tables()[key]
+    raw_table = key.path[-1].removeprefix("raw_") if key in RAW_KEYS.values() else None
     metadata: dict = {
         "rows": frame.height,
+        # A French year is one run (no single-run backfill), so these are the year's own.
+        "dagster/row_count": frame.height,
+        "dagster/column_schema": column_schema(
+            frame.schema, codes.DESCRIPTIONS[raw_table] if raw_table else None
+        ),
         "version": commit.version,
         "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in findings) or "none"),
     }
-    if key in RAW_KEYS.values():
-        table = key.path[-1].removeprefix("raw_")
+    if raw_table is not None:
+        table = raw_table
         metadata |= {
             "source": files[table].where,
             "bytes": len(files[table].data),

@@ -9,7 +9,8 @@ reported as materialized partitions.
 
 import dagster as dg
 
-from accident_assets.checks import markdown_table
+from accident_assets.checks import column_schema, markdown_table
+from accident_assets.nyc import schemas
 from accident_assets.nyc.ingest import CRASHES, FEATURES, RAW, IngestOutcome, IngestPolicy, ingest
 from accident_assets.nyc.partitions import NYC_DAILY, day_of
 from accident_assets.nyc.sources import NycSource
@@ -65,19 +66,23 @@ SPECS = [
 ]
 
 
-def _metadata(outcome: IngestOutcome, key: dg.AssetKey, partition: str | None = None) -> dict:
-    name = key.to_user_string()
-    keys = [partition] if partition else sorted(outcome.committed)
-    rows = {k: outcome.committed[k].rows[name] for k in keys}
+def _metadata(outcome: IngestOutcome, key: dg.AssetKey, partition: str) -> dict:
+    """What one day's materialization of ``key`` records: its own row count, version and
+    column schema (with the columns' documented meanings), never the range's."""
+    commit = outcome.committed[partition]
     metadata: dict = {
-        "dagster/row_count": sum(rows.values()),
-        "rows_per_partition": dg.MetadataValue.json(rows),
-        "versions": dg.MetadataValue.json({k: outcome.committed[k].version for k in keys}),
+        "dagster/row_count": commit.rows[key.to_user_string()],
+        "version": commit.version,
+        "dagster/column_schema": column_schema(
+            outcome.columns[partition][key], schemas.COLUMN_DESCRIPTIONS[key.path[-1]]
+        ),
     }
     if key == CRASHES:
-        metadata["geocode_quality"] = dg.MetadataValue.json({k: outcome.quality[k] for k in keys})
-    if outcome.moved_from:
-        metadata["refetched_for_moved_crashes"] = dg.MetadataValue.json(outcome.moved_from)
+        metadata["geocode_quality"] = dg.MetadataValue.json(outcome.quality[partition])
+    if partition in outcome.moved_from:
+        metadata["refetched_for_moved_crashes"] = dg.MetadataValue.json(
+            outcome.moved_from[partition]
+        )
     return metadata
 
 
@@ -106,31 +111,33 @@ def nyc_days(
         updated_at={day: stat.updated_at for day, stat in stats.items()},
         log=context.log.info,
     )
-    extra = sorted(outcome.moved_from)
-    if outcome.rejected or extra:
-        # Partitions this step's outputs do not cover (the good days of a failing range, or a day
-        # a crash moved away from) are reported one by one.
-        reported = extra if not outcome.rejected else sorted(outcome.committed)
-        for partition in reported:
-            for key in (RAW, CRASHES, FEATURES):
-                yield dg.AssetMaterialization(
-                    key, partition=partition, metadata=_metadata(outcome, key, partition)
-                )
+    in_run = set(context.partition_keys)
+    for partition in sorted(outcome.committed):
+        for key in (RAW, CRASHES, FEATURES):
+            metadata = _metadata(outcome, key, partition)
+            if partition in in_run and not outcome.rejected:
+                # Lands on this day's materialization only (Dagster builds one event per
+                # partition of the step's outputs, each with its partition-scoped metadata).
+                context.add_asset_metadata(metadata, asset_key=key, partition_key=partition)
+            else:
+                # No output will be recorded for it: a good day of a failing range, or a day
+                # outside the run that a crash moved away from.
+                yield dg.AssetMaterialization(key, partition=partition, metadata=metadata)
     if outcome.rejected:
         raise dg.Failure(
             description=outcome.failure_message(),
             metadata={"rejected": dg.MetadataValue.json(outcome.rejected)},
         )
+    # A preview of the last day only, on that day's materialization (one read, not one a day).
+    last = max(in_run)
+    frame = asset_storage.read(FEATURES, [last])[last]
+    context.add_asset_metadata(
+        {"preview": dg.MetadataValue.md(markdown_table(frame.head(10)))},
+        asset_key=FEATURES,
+        partition_key=last,
+    )
     for key in (RAW, CRASHES, FEATURES):
-        metadata = _metadata(outcome, key)
-        if len(days) > 1:  # one value for every partition of the range: a total would mislead
-            metadata.pop("dagster/row_count")
-        if key == FEATURES:
-            last = asset_storage.read(FEATURES, [max(outcome.committed)])
-            metadata["preview"] = dg.MetadataValue.md(
-                markdown_table(next(iter(last.values())).head(10))
-            )
-        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+        yield dg.MaterializeResult(asset_key=key)
 
 
 NYC_ASSETS = [nyc_days]

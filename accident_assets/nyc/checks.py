@@ -1,11 +1,12 @@
 """Checks of the NYC lane that look across days: one day per crash, and the geocoding backlog."""
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import dagster as dg
 import polars as pl
 
+from accident_assets.checks import per_partition_results
 from accident_assets.nyc.ingest import CRASHES, LANE, stored_collision_days
 from accident_assets.nyc.partitions import NYC_DAILY
 from accident_assets.resources import AssetStorage
@@ -63,19 +64,27 @@ def incomplete_days(shares: Mapping[str, float], ratio: float) -> list[str]:
     name="collision_id_on_one_day",
     partitions_def=NYC_DAILY,
     blocking=False,
-    description="Every collision_id is stored on one day only, over all stored days.",
+    description="Every collision_id of the day is stored on this day only, over all stored days.",
 )
-def collision_id_on_one_day(asset_storage: AssetStorage) -> dg.AssetCheckResult:
+def collision_id_on_one_day(
+    context: dg.AssetCheckExecutionContext, asset_storage: AssetStorage
+) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation | dg.Output]:
     index = stored_collision_days(asset_storage, exclude=set())
     repeated = ids_on_several_days(index)
-    return dg.AssetCheckResult(
-        passed=repeated.height == 0,
-        metadata={
-            "stored_crashes": index.height,
-            "ids_on_several_days": repeated.get_column("collision_id").n_unique(),
-            "examples": dg.MetadataValue.json(repeated.head(10).to_dicts()),
-        },
-    )
+    results = {}
+    for partition in context.partition_keys:
+        ids = repeated.filter(pl.col("partition") == partition).get_column("collision_id")
+        # Both days of each repeated id, so the result names where else it is stored.
+        examples = repeated.filter(pl.col("collision_id").is_in(ids.head(10).implode()))
+        results[partition] = dg.AssetCheckResult(
+            passed=ids.len() == 0,
+            metadata={
+                "stored_crashes": index.filter(pl.col("partition") == partition).height,
+                "ids_on_several_days": ids.n_unique(),
+                "examples": dg.MetadataValue.json(examples.to_dicts()),
+            },
+        )
+    yield from per_partition_results(context, results)
 
 
 @dg.asset_check(
@@ -90,25 +99,34 @@ def collision_id_on_one_day(asset_storage: AssetStorage) -> dg.AssetCheckResult:
 )
 def geocoded_share_check(
     context: dg.AssetCheckExecutionContext, asset_storage: AssetStorage
-) -> dg.AssetCheckResult:
+) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation | dg.Output]:
     stored = asset_storage.partitions(CRASHES)
     first, last = min(context.partition_keys), max(context.partition_keys)
     earlier = [k for k in stored if k < first][-TRAILING_DAYS:]
     wanted = earlier + [k for k in stored if first <= k <= last]
     share_of = stored_geocoded_shares(asset_storage, wanted)
-    warnings, shares = [], {}
+    results = {}
     for partition in context.partition_keys:
         if partition not in share_of:
+            results[partition] = dg.AssetCheckResult(
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"warning": f"nyc {partition}: nothing stored for the day"},
+            )
             continue
-        shares[partition] = share_of[partition]
         trailing = [share_of[k] for k in share_of if k < partition][-TRAILING_DAYS:]
-        if warning := geocode_warning(partition, shares[partition], trailing):
-            warnings.append(warning)
-    return dg.AssetCheckResult(
-        passed=not warnings,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"geocoded_share": dg.MetadataValue.json(shares), "warnings": "\n".join(warnings)},
-    )
+        warning = geocode_warning(partition, share_of[partition], trailing)
+        metadata: dict[str, dg.RawMetadataValue] = {
+            "geocoded_share": share_of[partition],
+            "trailing_days": len(trailing),
+            "warning": warning or "",
+        }
+        if trailing:
+            metadata["trailing_median"] = statistics.median(trailing)
+        results[partition] = dg.AssetCheckResult(
+            passed=warning is None, severity=dg.AssetCheckSeverity.WARN, metadata=metadata
+        )
+    yield from per_partition_results(context, results)
 
 
 NYC_LANE_CHECKS = [collision_id_on_one_day, geocoded_share_check]

@@ -139,6 +139,9 @@ class IngestOutcome:
     rejected: dict[str, str] = field(default_factory=dict)
     # Days outside the run that were re-fetched because a crash left them for a day of the run.
     moved_from: dict[str, list[int]] = field(default_factory=dict)
+    # Stored columns and dtypes of each committed day's tables (day -> asset key -> column ->
+    # dtype), for the tables' column schemas: the raw day's keys vary with what the API sent.
+    columns: dict[str, dict[dg.AssetKey, dict[str, pl.DataType]]] = field(default_factory=dict)
 
     def failure_message(self) -> str:
         lines = [f"{len(self.rejected)} day(s) not stored:"]
@@ -217,6 +220,7 @@ def ingest(
             LANE, key, tables.tables(), tables.source_stats(stamp)
         )
         outcome.quality[key] = tables.quality()
+        outcome.columns[key] = {k: dict(frame.schema) for k, frame in tables.tables().items()}
         log(
             f"nyc {key}: {tables.raw.height} crashes, {tables.features.height} cell-hours, "
             f"geocoded {outcome.quality[key]['valid_share']:.0%} "

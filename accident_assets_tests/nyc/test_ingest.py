@@ -197,22 +197,6 @@ def test_refetching_an_unchanged_day_keeps_its_version(state_home: Path, server:
     assert snapshot() == before
 
 
-def test_a_geocoding_backlog_warns(state_home: Path):
-    days = [DAY + dt.timedelta(days=i) for i in range(5)]
-    records = [r for d in days for r in sample_day(d)]
-    newest = [r for r in records if r["crash_date"].startswith(days[-1].isoformat())]
-    for row in newest[20:]:  # the newest day: most coordinates not filled in yet
-        for key in ("latitude", "longitude", "location"):
-            row.pop(key, None)
-    with SoqlServer.from_records(records, max_lifetime_s=60) as server:
-        result = run(days, server)
-    assert result.success
-    [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "geocoded_share"]
-    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-    assert days[-1].isoformat() in check.metadata["warnings"].value
-    assert "backlog" in check.metadata["warnings"].value
-
-
 def test_the_cross_day_check_finds_a_crash_stored_on_two_days(state_home: Path):
     """What the old per-day uniqueness let through: the same crash on two stored days."""
     storage = AssetStorage(root=settings.storage_root())
