@@ -14,7 +14,7 @@ from accident_assets.france.assets import FRANCE_ASSETS
 from accident_assets.france.definitions import FRANCE_CHECKS
 from accident_assets.france.ingest import RAW_KEYS
 from accident_assets.france.reader import COLUMNS
-from accident_assets.france.sources import FranceSource
+from accident_assets.france.sources import SampleFranceSource
 from accident_assets.io_manager import read_partitions
 from accident_assets.resources import shared_resources
 
@@ -24,7 +24,7 @@ def test_every_raw_column_has_a_description_in_the_materialized_column_schema(st
     result = dg.materialize(
         [*FRANCE_ASSETS, *FRANCE_CHECKS],
         partition_key="2021",
-        resources={**shared_resources(), "france_source": FranceSource(sample_accidents=60)},
+        resources={**shared_resources(), "france_source": SampleFranceSource(sample_accidents=60)},
         instance=instance,
     )
     assert result.success

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-from accident_assets.nyc.soql_server import SoqlServer
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from accident_assets import settings
@@ -21,6 +20,7 @@ from accident_assets.nyc.run import ingest_days
 from accident_assets.nyc.sample import sample_day
 from accident_assets.nyc.sources import SampleNycSource, SocrataNycSource
 from accident_assets.resources import AssetStorage, shared_resources
+from accident_assets_tests.nyc.soql_server import SoqlServer
 
 DAYS = [dt.date(2023, 1, 1) + dt.timedelta(days=i) for i in range(3)]
 KEYS = [d.isoformat() for d in DAYS]
