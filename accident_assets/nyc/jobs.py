@@ -2,15 +2,12 @@
 
 One day::
 
-    dagster job execute -m accident_assets.definitions -j nyc_ingest_job \\
-      --tags '{"dagster/partition": "2023-01-05"}'
+    dg launch --job nyc_ingest_job --partition 2023-01-05
 
 A month, one command and ONE run (the assets' single-run backfill policy: each step handles every
-day of the range; a day that fails, e.g. on a count mismatch, fails the run and nothing is written)::
+day of the range; the good days are stored and the run fails at the end naming the bad ones)::
 
-    dagster job execute -m accident_assets.definitions -j nyc_ingest_job \\
-      --tags '{"dagster/asset_partition_range_start": "2023-02-01",
-               "dagster/asset_partition_range_end": "2023-02-28"}'
+    dg launch --job nyc_ingest_job --partition-range 2023-02-01...2023-02-28
 
 From the UI, a backfill of the ``nyc`` group over a range launches the same single run. From
 Python: :func:`accident_assets.nyc.run.ingest_days`.

@@ -19,46 +19,14 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from accident_assets_tests.ui.conftest import DagsterDev
+from accident_assets_tests.ui.dagster_dev import DagsterDev
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 DAY = "2023-01-05"
 JOB = "nyc_ingest_job"
-RUN_TIMEOUT_S = 300
 PAGE_TIMEOUT_S = 60
 LANES = ("nyc", "france")
-
-LAUNCH_RUN = """
-mutation LaunchRun($executionParams: ExecutionParams!) {
-  launchRun(executionParams: $executionParams) {
-    __typename
-    ... on LaunchRunSuccess { run { runId status } }
-    ... on PythonError { message stack }
-    ... on RunConfigValidationInvalid { errors { message } }
-    ... on InvalidSubsetError { message }
-    ... on PipelineNotFoundError { message }
-    ... on RunConflict { message }
-  }
-}
-"""
-
-RUN_STATUS = "query RunStatus($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }"
-
-RUN_ERRORS = """
-query RunErrors($runId: ID!) {
-  logsForRun(runId: $runId) {
-    ... on EventConnection {
-      events {
-        __typename
-        ... on MessageEvent { message level }
-        ... on ExecutionStepFailureEvent { stepKey error { message stack } }
-        ... on RunFailureEvent { error { message stack } }
-      }
-    }
-  }
-}
-"""
 
 ASSET_NODES = "{ assetNodes { assetKey { path } groupName hasAssetChecks } }"
 
@@ -73,45 +41,6 @@ query Checks($path: [String!]!) {
   }
 }
 """
-
-
-def launch_day(dev: DagsterDev) -> str:
-    """Launches one partition of the NYC ingest job, as the UI's Materialize button does."""
-    params = {
-        "selector": {
-            "repositoryLocationName": dev.location,
-            "repositoryName": "__repository__",
-            "jobName": JOB,
-        },
-        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": DAY}]},
-    }
-    result = dev.graphql(LAUNCH_RUN, {"executionParams": params})["launchRun"]
-    assert result["__typename"] == "LaunchRunSuccess", f"launchRun answered {result}"
-    return result["run"]["runId"]
-
-
-def wait_for_run(dev: DagsterDev, run_id: str) -> str:
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    while time.monotonic() < deadline:
-        status = dev.graphql(RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
-        if status in ("SUCCESS", "FAILURE", "CANCELED"):
-            return status
-        time.sleep(1)
-    return f"still not finished after {RUN_TIMEOUT_S} s"
-
-
-def run_errors(dev: DagsterDev, run_id: str) -> str:
-    events = dev.graphql(RUN_ERRORS, {"runId": run_id})["logsForRun"].get("events", [])
-    lines = []
-    for event in events:
-        if event.get("error"):
-            lines.append(
-                f"{event['__typename']} {event.get('stepKey') or ''}: {event['error']['message']}"
-            )
-            lines.append("".join(event["error"].get("stack") or []))
-        elif event.get("level") in ("ERROR", "CRITICAL"):
-            lines.append(f"{event['__typename']}: {event['message']}")
-    return "\n".join(lines) or "(no error events)"
 
 
 def shoot(driver, artifacts: Path, name: str) -> Path:
@@ -153,7 +82,7 @@ def test_lineage_run_and_checks_in_the_ui(dagster_dev: DagsterDev, driver, artif
     # The community sign-up dialog covers every first page of a fresh instance; Skip sends this.
     dev.graphql("mutation { setNuxSeen }")
     # The run starts now and works while the browser looks at the lineage.
-    run_id = launch_day(dev)
+    run_id = dev.launch(JOB, DAY)
     print(f"launched {JOB} partition {DAY}: run {run_id}")
     wait = WebDriverWait(driver, PAGE_TIMEOUT_S)
 
@@ -190,8 +119,8 @@ def test_lineage_run_and_checks_in_the_ui(dagster_dev: DagsterDev, driver, artif
     shoot(driver, artifacts, "lineage.png")
     print(f"lineage checked at {time.monotonic() - started:.1f} s")
 
-    status = wait_for_run(dev, run_id)
-    assert status == "SUCCESS", f"run {run_id} {status}:\n{run_errors(dev, run_id)}"
+    status = dev.wait_for_run(run_id)
+    assert status == "SUCCESS", f"run {run_id} {status}:\n{dev.run_errors(run_id)}"
     print(f"run succeeded at {time.monotonic() - started:.1f} s")
 
     driver.get(f"{dev.url}/runs/{run_id}")
