@@ -11,14 +11,12 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
 import h3
 import numpy as np
-import pandas as pd
 import polars as pl
-from sklearn.model_selection import train_test_split
 
 from accident_assets.france import features as france_features
 from accident_assets.nyc import features as nyc_features
@@ -30,6 +28,9 @@ from accident_assets.training.metrics import (
     classification_metrics,
     regression_metrics,
 )
+
+if TYPE_CHECKING:  # pandas and scikit-learn are imported by the steps that fit and score
+    import pandas as pd
 
 
 class SplitConfig(dg.Config):
@@ -210,6 +211,8 @@ def split_france(
 ) -> tuple[pl.DataFrame, pl.DataFrame, str]:
     """The as-of year held out, earlier years for training; one year alone is split at random
     (stratified)."""
+    from sklearn.model_selection import train_test_split
+
     year = pl.col("year").cast(pl.Utf8)
     if window.train:
         return (
