@@ -381,4 +381,3 @@ def tune(
         calibration=holdout_calibration(spec, y_hold, predicted),
         experiment_id=study_run.info.experiment_id,
     )
-

@@ -204,3 +204,11 @@ def log_model(pipeline: Any, X: pd.DataFrame, predict: Any) -> str:
 
 def as_params(params: Mapping[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in params.items()}
+
+
+def logged_model_url(experiment_id: str, model_uri: str) -> str | None:
+    """The MLflow UI page of a model logged in a run (``models:/m-<id>``), None for other URIs."""
+    prefix = "models:/"
+    if not experiment_id or not model_uri.startswith(prefix + "m-"):
+        return None
+    return f"{mlflow_ui_url()}/#/experiments/{experiment_id}/models/{model_uri[len(prefix) :]}"
