@@ -90,15 +90,16 @@ def _champion(task: str, as_of: str, partitions: list[str]) -> None:
 
 
 def _evaluate(sensor: dg.SensorDefinition, cursor: str | None):
-    context = dg.build_sensor_context(
+    # The mlflow resource has a teardown (it ends runs left open), so its context is a scope.
+    with dg.build_sensor_context(
         cursor=cursor,
         resources={
             "asset_storage": AssetStorage(root=settings.storage_root()),
             "mlflow": MlflowTracking(),
         },
-    )
-    result = sensor(context)
-    return result, context.cursor
+    ) as context:
+        result = sensor(context)
+        return result, context.cursor
 
 
 def test_nyc_sensor_requests_the_newest_week_when_it_completes_and_never_on_unchanged_data(
