@@ -217,10 +217,10 @@ def winner_metadata(
     asset = run.data.tags.get("dagster_asset_key")
     if asset:
         out["winning_fit"] = dg.MetadataValue.asset(dg.AssetKey.from_user_string(asset))
+    # The champion after the decision: the version just registered, or the one kept.
     version = result["champion_version"]
     if version is not None:
-        label = "registered_version" if result["promoted"] else "current_champion_version"
-        out[label] = dg.MetadataValue.url(model_version_url(spec.name, version))
+        out["champion_model_version"] = dg.MetadataValue.url(model_version_url(spec.name, version))
     return {**out, **mlflow_plot_metadata(plots, run.info.run_id, experiment_id)}
 
 
