@@ -20,7 +20,6 @@ import polars as pl
 
 from accident_assets.france import features as france_features
 from accident_assets.nyc import features as nyc_features
-from accident_assets.nyc.checks import incomplete_days, stored_geocoded_shares
 from accident_assets.training import as_of, champion, models
 from accident_assets.training.as_of import AsOfWindow
 from accident_assets.training.metrics import (
@@ -278,7 +277,18 @@ def nyc_feature_tags(frame: pl.DataFrame) -> dict[str, str]:
     return {"h3_resolution": str(h3.get_resolution(cells[0]))} if len(cells) else {}
 
 
+# nyc.checks brings the lane's Pandera schemas (and pandas): imported when a training set is built.
+def nyc_geocoded_shares(storage: Any, keys: Sequence[str]) -> Mapping[str, float]:
+    """The stored geocoded share of each NYC day (:func:`accident_assets.nyc.checks.
+    stored_geocoded_shares`)."""
+    from accident_assets.nyc.checks import stored_geocoded_shares
+
+    return stored_geocoded_shares(storage, keys)
+
+
 def nyc_left_out(shares: Mapping[str, float], config: SplitConfig) -> list[str]:
+    from accident_assets.nyc.checks import incomplete_days
+
     return incomplete_days(shares, config.min_geocoded_ratio)
 
 
@@ -342,7 +352,7 @@ NYC = TaskSpec(
     candidates=models.NYC_MODELS,
     accuracy_asset=dg.AssetKey(["nyc_incidents", "forecast_accuracy"]),
     feature_tags=nyc_feature_tags,
-    quality=stored_geocoded_shares,
+    quality=nyc_geocoded_shares,
     left_out=nyc_left_out,
 )
 
