@@ -1,8 +1,9 @@
-"""The two training tasks as data: what the one asset factory needs to know about each.
+"""The two training tasks as data: what the lane's assets need to know about each.
 
 Everything task-specific lives here (feature columns from the domain's features module, how the
 training frame is assembled from stored partitions, the split, the metric and its direction, the
-candidates, the champion rules); :mod:`accident_assets.training.factory` is the same for both.
+candidates, the champion rules); the assets (:mod:`accident_assets.training.assets`) are the same
+for both.
 """
 
 from __future__ import annotations
