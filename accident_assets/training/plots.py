@@ -148,29 +148,49 @@ def value_limits(values: Sequence[float], margin: float = 0.15) -> tuple[float, 
     return lower, upper
 
 
-def comparison_axes(names: list[str], values: list[float], metric: str) -> Any:
-    """The candidates' bars, zoomed to their range (:func:`value_limits`) and labelled with
-    their values; returns the matplotlib figure (:func:`comparison_bars` renders it)."""
+def comparison_axes(
+    names: list[str],
+    values: list[float],
+    metric: str,
+    focus: Sequence[float] | None = None,
+    greater_is_better: bool | None = None,
+) -> Any:
+    """The candidates' bars, zoomed to the range of ``focus`` (default: every value;
+    :func:`value_limits`) and labelled with their values; a value outside that range is drawn to
+    the edge and labelled "off scale". Returns the matplotlib figure (:func:`comparison_bars`
+    renders it)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 0.3 * len(names) + 1.2))
-    lower, upper = value_limits(values)
-    # A wider right limit leaves room for the labels.
-    upper += (upper - lower) * 0.12
-    shown = [v if v is not None and math.isfinite(v) else float("nan") for v in values]
+    lower, upper = value_limits(values if focus is None else focus)
+    shown = [float(v) if v is not None and math.isfinite(v) else float("nan") for v in values]
+    # An unscored candidate keeps its row: an empty bar labelled n/a.
+    drawn = [min(max(v, lower), upper) if not math.isnan(v) else lower for v in shown]
+    labels = [
+        "n/a" if math.isnan(v) else f"{v:.4g}" + ("" if lower <= v <= upper else " (off scale)")
+        for v in shown
+    ]
     # Bars start at the axis' left edge, so a zoomed axis does not cut them.
     bars = ax.barh(
-        names[::-1], [v - lower for v in shown[::-1]], left=lower, color="#4477aa", height=0.6
+        names[::-1], [v - lower for v in drawn[::-1]], left=lower, color="#4477aa", height=0.6
     )
-    ax.bar_label(bars, labels=[f"{v:.4g}" for v in shown[::-1]], padding=3, fontsize=8)
-    ax.set_xlim(lower, upper)
+    ax.bar_label(bars, labels=labels[::-1], padding=3, fontsize=8)
+    # Room on the right for the labels.
+    ax.set_xlim(lower, upper + (upper - lower) * 0.2)
     ax.set_xlabel(metric if lower == 0 else f"{metric} (axis from {lower:.4g}, not 0)")
-    ax.set_title(f"Candidates by {metric} (holdout)")
+    better = {True: ", higher is better", False: ", lower is better", None: ""}[greater_is_better]
+    ax.set_title(f"Candidates by {metric} (holdout{better})")
     ax.grid(axis="x", alpha=0.3)
     return fig
 
 
-def comparison_bars(names: list[str], values: list[float], metric: str) -> bytes:
-    return png(comparison_axes(names, values, metric))
+def comparison_bars(
+    names: list[str],
+    values: list[float],
+    metric: str,
+    focus: Sequence[float] | None = None,
+    greater_is_better: bool | None = None,
+) -> bytes:
+    return png(comparison_axes(names, values, metric, focus, greater_is_better))
 
 
 def as_markdown(title: str, png: bytes) -> dg.MetadataValue:

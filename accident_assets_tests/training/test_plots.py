@@ -3,9 +3,12 @@ Dagster UI shows in place."""
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
 from accident_assets.training import plots, tracking
+from accident_assets.training.comparison import chart_focus
+from accident_assets.training.tasks import FRANCE
 
 # The Dagster UI (1.13) renders markdown metadata in place below this length, else behind a button.
 UI_INLINE_MARKDOWN = 1000
@@ -20,6 +23,25 @@ def test_close_scores_zoom_the_axis() -> None:
     assert (max(values) - min(values)) / (high - low) > 0.2
     labels = [t.get_text() for t in fig.axes[0].texts]
     assert "0.738" in labels and "0.715" in labels
+
+
+def test_a_weak_baseline_does_not_squeeze_the_models() -> None:
+    """The chart zooms to the models and the best baseline; a weaker baseline is drawn at the
+    edge with its value."""
+    frame = pl.DataFrame(
+        {
+            "model": ["xgboost", "lightgbm", "small_logistic", "class_prior"],
+            "baseline": [False, False, True, True],
+            "f1": [0.738, 0.731, 0.715, 0.52],
+        }
+    )
+    focus = chart_focus(FRANCE, frame)
+    assert sorted(focus) == [0.715, 0.731, 0.738]
+    fig = plots.comparison_axes(frame["model"].to_list(), frame["f1"].to_list(), "f1", focus)
+    low, _ = fig.axes[0].get_xlim()
+    assert 0.7 < low < 0.715
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert "0.52 (off scale)" in labels and "0.738" in labels
 
 
 def test_far_apart_scores_start_at_zero() -> None:

@@ -10,7 +10,7 @@ import polars as pl
 
 from accident_assets.training import plots
 from accident_assets.training.assets.common import PerAsOf, by_partition, each_as_of, fit_ins, lane
-from accident_assets.training.comparison import fit_rows, table_metadata, verdict
+from accident_assets.training.comparison import chart_focus, fit_rows, table_metadata, verdict
 from accident_assets.training.fitting import FitResult
 from accident_assets.training.tasks import TaskSpec
 
@@ -33,7 +33,11 @@ def leaderboard_metadata(spec: TaskSpec, frame: pl.DataFrame) -> dict[str, Any]:
         "plot_leaderboard": plots.as_markdown(
             "leaderboard",
             plots.comparison_bars(
-                frame["model"].to_list(), frame[spec.primary_metric].to_list(), spec.primary_metric
+                frame["model"].to_list(),
+                frame[spec.primary_metric].to_list(),
+                spec.primary_metric,
+                focus=chart_focus(spec, frame),
+                greater_is_better=spec.greater_is_better,
             ),
         ),
     }

@@ -20,7 +20,7 @@ from accident_assets.training.assets.common import (
     tuned_ins,
 )
 from accident_assets.training.assets.metadata import mlflow_plot_metadata, run_link
-from accident_assets.training.comparison import fit_rows, table_metadata, verdict
+from accident_assets.training.comparison import chart_focus, fit_rows, table_metadata, verdict
 from accident_assets.training.tasks import TaskSpec
 from accident_assets.training.tracking import MlflowTracking, log_frame, log_png
 
@@ -31,6 +31,8 @@ def comparison_chart(spec: TaskSpec, frame: pl.DataFrame) -> bytes:
         [f"{m} ({v})" for m, v in frame.select("model", "variant").rows()],
         frame[spec.primary_metric].to_list(),
         spec.primary_metric,
+        focus=chart_focus(spec, frame),
+        greater_is_better=spec.greater_is_better,
     )
 
 
