@@ -27,9 +27,10 @@ from accident_assets.training.champion import (
     current_champion,
     tagged_partitions,
 )
+from accident_assets.training.ownership import ownership
 from accident_assets.training.plots import as_markdown
 from accident_assets.training.tasks import FRANCE, NYC, TaskSpec
-from accident_assets.training.tracking import MlflowTracking
+from accident_assets.training.tracking import MlflowTracking, model_version_url
 
 CHECK_NAME = "drift_below_threshold"
 NO_CHAMPION = "no champion yet"
@@ -87,6 +88,7 @@ def drift_asset(
         io_manager_key="parquet_io_manager",
         automation_condition=dg.AutomationCondition.eager(),
         backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
+        **ownership(spec.name, "drift"),
         check_specs=[
             dg.AssetCheckSpec(
                 CHECK_NAME,
@@ -122,6 +124,9 @@ def drift_asset(
         used = [k for k in wanted if k in stored]
         champion_meta: dict[str, dg.RawMetadataValue] = {
             "champion_version": str(version.version),
+            "champion_model_version": dg.MetadataValue.url(
+                model_version_url(spec.name, version.version)
+            ),
             "reference_partitions_tag": tag or "",
             "reference_partitions_missing": dg.MetadataValue.json(
                 [k for k in wanted if k not in stored]

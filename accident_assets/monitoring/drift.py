@@ -133,7 +133,9 @@ def column_drift(
 
 def drift_plot(table: pl.DataFrame, title: str = "Feature drift") -> bytes:
     """Horizontal bars of each column's distance, the threshold as a dashed line, drifted in red."""
-    from accident_assets.training.plots import plt, png
+    from accident_assets.training.plots import png, pyplot
+
+    plt = pyplot()
 
     ordered = table.sort("score", descending=False, nulls_last=False)
     names = ordered.get_column("column").to_list()

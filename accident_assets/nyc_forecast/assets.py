@@ -9,31 +9,38 @@
   (:data:`ACCURACY_SCHEMA`), read by the performance history.
 
 Both skip (nothing is materialized) when there is no champion, as the batch predictions do.
+
+The serving code (MLflow, the champion's pipeline) and the maps (matplotlib) are imported by the
+steps: defining these assets loads neither.
 """
 
+# No `from __future__ import annotations`: Dagster reads the steps' annotations as objects.
 import datetime as dt
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import numpy as np
 import polars as pl
 
 from accident_assets.nyc import features as nf
-from accident_assets.nyc import maps
 from accident_assets.nyc.partitions import NYC_DAILY, NYC_FORECAST_DAILY, day_of, key_of
 from accident_assets.nyc_forecast.store import FORECAST_PATH
 from accident_assets.resources import AssetStorage
-from accident_assets.serving import assets as serving
-from accident_assets.serving import models
 from accident_assets.training.metrics import regression_metrics
+from accident_assets.training.ownership import ownership
 from accident_assets.training.plots import as_markdown
+from accident_assets.training.tasks import NYC
+
+if TYPE_CHECKING:
+    from accident_assets.serving import models
 
 TASK = "nyc_incidents"
 GROUP = "nyc_incidents_forecast"
 FORECAST = dg.AssetKey(list(FORECAST_PATH))
 ACCURACY = dg.AssetKey([TASK, "forecast_accuracy"])
 CHAMPION = dg.AssetKey([TASK, "champion"])
-NYC_FEATURES = serving.NYC_FEATURES
+NYC_FEATURES = NYC.feature_asset
 FORECAST_COLUMNS = [
     "date",
     "hour",
@@ -56,7 +63,9 @@ ACCURACY_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def forecast_frame(model: models.ServedModel, history: pl.DataFrame, day: dt.date) -> pl.DataFrame:
+def forecast_frame(
+    model: "models.ServedModel", history: pl.DataFrame, day: dt.date
+) -> pl.DataFrame:
     """Expected incidents of every cell-hour of ``day``, and the model used.
 
     ``history`` (the champion's stored feature days) gives the cells and each cell's borough. Its
@@ -64,6 +73,8 @@ def forecast_frame(model: models.ServedModel, history: pl.DataFrame, day: dt.dat
     out: a cell seen only that day would be known from the day's own incidents, and the forecast
     is the same before and after the day is ingested.
     """
+    from accident_assets.serving import assets as serving
+
     earlier = history.filter(pl.col("date") != day)
     cells = nf.cell_universe(earlier)
     return serving.nyc_predictions_frame(model, earlier, day, cells).select(FORECAST_COLUMNS)
@@ -83,6 +94,7 @@ def cell_totals(frame: pl.DataFrame, column: str) -> dict[str, float]:
     io_manager_key="parquet_io_manager",
     output_required=False,
     kinds={"polars", "mlflow"},
+    **ownership(TASK, "forecast"),
     description=(
         "The champion's expected incidents for every cell-hour of the day (cells: its training "
         "universe), from calendar and cell features only: made before the day's data exists."
@@ -91,6 +103,9 @@ def cell_totals(frame: pl.DataFrame, column: str) -> dict[str, float]:
 def nyc_forecast(
     context: dg.AssetExecutionContext, asset_storage: AssetStorage
 ) -> Iterator[dg.Output[pl.DataFrame]]:
+    from accident_assets.nyc import maps
+    from accident_assets.serving import assets as serving
+
     partition = context.partition_key
     model = serving.champion_or_skip(context, TASK, "forecast")
     if model is None:
@@ -165,6 +180,7 @@ def _stored_day(storage: AssetStorage, key: dg.AssetKey, partition: str, hint: s
     deps=[FORECAST, NYC_FEATURES],
     io_manager_key="parquet_io_manager",
     kinds={"polars"},
+    **ownership(TASK, "forecast_accuracy"),
     description=(
         "The day's stored forecast against the day's incidents (zeros included over the "
         "forecast's cells): Poisson deviance, RMSE, MAE, share of the incidents in the top 1 % "
@@ -174,6 +190,8 @@ def _stored_day(storage: AssetStorage, key: dg.AssetKey, partition: str, hint: s
 def nyc_forecast_accuracy(
     context: dg.AssetExecutionContext, asset_storage: AssetStorage
 ) -> dg.Output[pl.DataFrame]:
+    from accident_assets.nyc import maps
+
     partition = context.partition_key
     day = day_of(partition)
     forecast = _stored_day(

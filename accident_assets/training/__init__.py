@@ -1,4 +1,5 @@
-"""Training lane: one asset factory for both tasks (see :mod:`accident_assets.training.factory`).
+"""Training lane, the same for both tasks: one module per asset in
+:mod:`accident_assets.training.assets`, wired by :mod:`accident_assets.training.factory`.
 
 xgboost, lightgbm and scikit-learn each bring an OpenMP runtime whose idle threads spin by
 default; on two cores, a fit by one library then waits on the other's spinning threads (measured:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+if TYPE_CHECKING:  # mlflow is imported where the registry is used, not to define assets
+    from mlflow.tracking import MlflowClient
 
 CHAMPION = "champion"
 PREVIOUS = "previous_champion"
@@ -96,6 +96,8 @@ def decide(
 
 def current_champion(client: MlflowClient, name: str) -> Any | None:
     """The model version with alias ``champion``, or None (no registered model or no alias)."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
@@ -107,6 +109,8 @@ def promote(
 ) -> tuple[str, str | None]:
     """Register ``model_uri`` as a new version of ``name`` and move the aliases: the old champion
     keeps its version number and gets ``previous_champion``. Returns (new, previous) versions."""
+    from mlflow.exceptions import MlflowException
+
     try:
         client.get_registered_model(name)
     except MlflowException:

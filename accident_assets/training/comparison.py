@@ -106,3 +106,11 @@ def table_metadata(frame: pl.DataFrame) -> dg.MetadataValue:
         dg.TableRecord({k: value(v) for k, v in row.items()}) for row in shown.iter_rows(named=True)
     ]
     return dg.MetadataValue.table(records, schema=schema)
+
+
+def chart_focus(spec: TaskSpec, frame: pl.DataFrame) -> list[float]:
+    """The scores a comparison chart zooms to: every model's and the best baseline's. A weaker
+    baseline (e.g. predicting zero incidents) would otherwise squeeze the models together."""
+    base = best_baseline(spec, frame)
+    models = frame.filter(~pl.col("baseline"))[spec.primary_metric].to_list()
+    return [*models, *([base[1]] if base else [])] or frame[spec.primary_metric].to_list()

@@ -1,7 +1,8 @@
 """Fit one candidate (default parameters or an Optuna study) and log it to MLflow.
 
 These functions do the work of the ``model_fits`` and ``tuned_fits`` assets; the assets only wire
-configuration, resources and metadata.
+configuration, resources and metadata. MLflow, Optuna and the estimators' libraries are imported
+by the functions that fit: defining the assets must not load them.
 """
 
 from __future__ import annotations
@@ -9,22 +10,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dagster as dg
-import mlflow
 import numpy as np
-import optuna
 import polars as pl
-from lightgbm import LGBMModel
-from sklearn.model_selection import train_test_split
-from xgboost import XGBModel
-from xgboost import callback as xgb_callback
 
 from accident_assets.training import models, plots
 from accident_assets.training.metrics import calibration_by_decile
 from accident_assets.training.tasks import TaskSpec, TrainingSet
 from accident_assets.training.tracking import MlflowTracking, as_params, log_model, log_png
+
+if TYPE_CHECKING:
+    import optuna
 
 Log = Callable[[str], None]
 
@@ -46,6 +43,9 @@ class FitResult:
     trials: int | None = None
     # Regression: mean predicted and observed count per decile of the holdout prediction.
     calibration: list[dict[str, float]] = field(default_factory=list, repr=False)
+    # The MLflow experiment of ``run_id``, for links to the run (empty in fits stored before it
+    # was recorded: the class default answers for them when they are unpickled).
+    experiment_id: str = ""
 
 
 def diagnostic_plots(
@@ -99,6 +99,8 @@ def _log_fit(
     y_hold: np.ndarray,
     predicted: np.ndarray,
 ) -> tuple[str, dict[str, bytes]]:
+    import mlflow
+
     started = time.perf_counter()
     mlflow.log_params(as_params(params))
     mlflow.log_metrics({k: v for k, v in metrics.items() if not np.isnan(v)})
@@ -167,6 +169,7 @@ def fit_default(
         model_uri,
         figures,
         calibration=holdout_calibration(spec, y_hold, predicted),
+        experiment_id=run.info.experiment_id,
     )
 
 
@@ -174,6 +177,8 @@ def inner_split(
     spec: TaskSpec, train: pl.DataFrame, fraction: float
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A validation split inside the training data, so that tuning never sees the holdout."""
+    from sklearn.model_selection import train_test_split
+
     if spec.kind == "classification":
         idx = np.arange(train.height)
         a, b = train_test_split(
@@ -195,14 +200,18 @@ class TrialOverrun(Exception):
     """A tuning trial still fitting when its study's time budget ran out."""
 
 
-class _XGBoostDeadline(xgb_callback.TrainingCallback):
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
+def _xgboost_deadline(deadline: float) -> Any:
+    """An xgboost callback raising :class:`TrialOverrun` after the round that passes
+    ``deadline``."""
+    from xgboost import callback as xgb_callback
 
-    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-        if time.perf_counter() > self.deadline:
-            raise TrialOverrun(f"stopped after {epoch + 1} boosting rounds")
-        return False
+    class XGBoostDeadline(xgb_callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            if time.perf_counter() > deadline:
+                raise TrialOverrun(f"stopped after {epoch + 1} boosting rounds")
+            return False
+
+    return XGBoostDeadline()
 
 
 def stop_at(pipeline: Any, deadline: float) -> dict[str, Any]:
@@ -210,6 +219,9 @@ def stop_at(pipeline: Any, deadline: float) -> dict[str, Any]:
     ``time.perf_counter()`` passes ``deadline``; returns the fit parameters that need. Other
     estimators cannot be interrupted: the study does not start them when their expected time
     would overrun (:func:`tune`)."""
+    from lightgbm import LGBMModel
+    from xgboost import XGBModel
+
     estimator = pipeline.steps[-1][1]
     if isinstance(estimator, LGBMModel):
 
@@ -219,7 +231,7 @@ def stop_at(pipeline: Any, deadline: float) -> dict[str, Any]:
 
         return {f"{pipeline.steps[-1][0]}__callbacks": [check]}
     if isinstance(estimator, XGBModel):
-        estimator.set_params(callbacks=[_XGBoostDeadline(deadline)])
+        estimator.set_params(callbacks=[_xgboost_deadline(deadline)])
     return {}
 
 
@@ -250,6 +262,9 @@ def tune(
     started when the slowest trial so far, scaled by its boosting rounds, would overrun, and a
     LightGBM / XGBoost trial still fitting at the deadline is stopped (pruned). With no trial
     complete in time, the default parameters are refitted."""
+    import mlflow
+    import optuna
+
     kind = spec.candidates[model]
     try:
         inner_train, inner_val = inner_split(spec, ts.train, inner_fraction)
@@ -364,8 +379,5 @@ def tune(
         tuning_time_s=tuning_time,
         trials=len(completed),
         calibration=holdout_calibration(spec, y_hold, predicted),
+        experiment_id=study_run.info.experiment_id,
     )
-
-
-def plot_metadata(figures: Mapping[str, bytes]) -> dict[str, dg.MetadataValue]:
-    return {f"plot_{name}": plots.as_markdown(name, png) for name, png in figures.items()}

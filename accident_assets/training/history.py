@@ -118,7 +118,7 @@ def summary_lines(spec: TaskSpec, summary: pl.DataFrame) -> list[str]:
 def history_plot(spec: TaskSpec, history: pl.DataFrame) -> bytes:
     """The primary metric per as-of partition: one line per default model, baselines dashed,
     each partition's candidate circled, promotions starred."""
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
 
     keys = sorted(history.get_column("as_of").unique().to_list())
     x = {k: i for i, k in enumerate(keys)}
@@ -185,7 +185,7 @@ def accuracy_frame(days: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
 def accuracy_plot(accuracy: pl.DataFrame) -> bytes:
     """Daily forecast accuracy: Poisson deviance and RMSE (left), capture in the top 5 % of
     forecast cell-hours (right), a marker per day labelled by the model version at a change."""
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
 
     dates = accuracy.get_column("date").to_list()
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))

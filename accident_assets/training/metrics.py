@@ -1,11 +1,13 @@
-"""Holdout metrics of both tasks, as plain dicts of floats (logged to MLflow and Dagster alike)."""
+"""Holdout metrics of both tasks, as plain dicts of floats (logged to MLflow and Dagster alike).
+
+scikit-learn is imported by the functions that use it: defining the assets must not load it.
+"""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from sklearn import metrics as skm
 
 CLASSIFICATION_THRESHOLD = 0.5
 # Poisson deviance is undefined for a zero prediction; forests do predict exact zeros.
@@ -16,6 +18,8 @@ def classification_metrics(
     y_true: np.ndarray, proba: np.ndarray, threshold: float = CLASSIFICATION_THRESHOLD
 ) -> dict[str, float]:
     """F1/precision/recall of class 1 ("Priority") at ``threshold``, ROC AUC and PR AUC."""
+    from sklearn import metrics as skm
+
     y_true = np.asarray(y_true).astype(int)
     predicted = (np.asarray(proba) >= threshold).astype(int)
     both_classes = len(np.unique(y_true)) == 2
@@ -39,6 +43,8 @@ CAPTURE_FRACTIONS = {"capture_1pct": 0.01, "capture_5pct": 0.05}
 def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     """Mean Poisson deviance (predictions clipped to a tiny positive rate), RMSE, MAE and the
     hotspot capture shares (:data:`CAPTURE_FRACTIONS`)."""
+    from sklearn import metrics as skm
+
     y_true = np.asarray(y_true, dtype=float)
     predicted = np.asarray(predicted, dtype=float)
     return {

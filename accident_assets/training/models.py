@@ -7,6 +7,10 @@ real models gain over them; a classifier may state its own decision threshold
 Parameters are Dagster ``Config`` classes whose defaults are the reference's (France xgboost:
 300 trees, learning rate .05, depth 5) trimmed where a default would make the sample run slow on
 two cores (forests: 100 trees, bounded depth). Search spaces for Optuna are configuration too.
+
+This module is what defining the assets needs (names, parameters, search spaces) and imports no
+ML library: each candidate's ``build`` imports its pipeline from
+:mod:`accident_assets.training.estimators` when it is called.
 """
 
 from __future__ import annotations
@@ -17,26 +21,8 @@ from typing import Any
 
 import dagster as dg
 import numpy as np
-import pandas as pd
-from imblearn.over_sampling import SMOTE
-from imblearn.pipeline import Pipeline as ImbPipeline
-from lightgbm import LGBMClassifier, LGBMRegressor
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.compose import ColumnTransformer
-from sklearn.dummy import DummyRegressor
-from sklearn.ensemble import (
-    HistGradientBoostingRegressor,
-    RandomForestClassifier,
-)
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression, PoissonRegressor
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
-from sklearn.utils.validation import check_is_fitted
-from xgboost import XGBClassifier, XGBRegressor
 
 from accident_assets.training.metrics import CLASSIFICATION_THRESHOLD
-from accident_assets.training.rates import CellRateEncoder, ShrunkRateRegressor
 
 RANDOM_STATE = 42
 # Two cores on the reference machine; estimators use both, the executor runs steps in sequence.
@@ -134,157 +120,8 @@ class ParamRange(dg.Config):
     integer: bool = False
 
 
-# ---------------------------------------------------------------------------------------------
-# Simple baselines: estimators so that each is a leaderboard row (and a servable model) like any
-# other. They read only the columns they need from the task's full feature frame.
-
 # A decision threshold for a final estimator that states none (scikit-learn's own predict).
 DEFAULT_DECISION_THRESHOLD = CLASSIFICATION_THRESHOLD
-
-
-class ClassPriorClassifier(ClassifierMixin, BaseEstimator):
-    """P(class 1) = the training positive rate for every row.
-
-    Its decision threshold is that rate, so every row is predicted class 1: of all constant
-    predictions that one has the highest F1 (2p / (1 + p)); "nobody" would score 0. ROC AUC 0.5.
-    """
-
-    def fit(self, X: pd.DataFrame, y: Any) -> ClassPriorClassifier:
-        self.classes_ = np.array([0, 1])
-        self.positive_rate_ = float(np.mean(np.asarray(y).astype(int)))
-        self.decision_threshold_ = self.positive_rate_
-        return self
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "positive_rate_")
-        rate = np.full(len(X), self.positive_rate_)
-        return np.column_stack([1.0 - rate, rate])
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= self.decision_threshold_).astype(int)
-
-
-def lookup(table: pd.Series, X: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
-    """``table`` (indexed by ``keys``) at each row of ``X``; NaN where the row's key is absent.
-    One hash lookup for all rows: this runs on every served request."""
-    if table.empty:
-        return np.full(len(X), np.nan)
-    rows = X[list(keys)]
-    index = pd.MultiIndex.from_frame(rows) if len(keys) > 1 else pd.Index(rows[keys[0]])
-    at = table.index.get_indexer(index)
-    values = table.to_numpy(dtype=float)[np.maximum(at, 0)]  # -1 (absent) masked below
-    return np.where(at >= 0, values, np.nan)
-
-
-class CellMeanRegressor(RegressorMixin, BaseEstimator):
-    """Mean training target per cell; a cell unseen in training gets the global mean."""
-
-    def __init__(self, key: str = "cell") -> None:
-        self.key = key
-
-    def fit(self, X: pd.DataFrame, y: Any) -> CellMeanRegressor:
-        target = pd.Series(np.asarray(y, dtype=float), index=X.index)
-        self.global_mean_ = float(target.mean())
-        self.means_ = target.groupby(X[self.key], observed=True).mean()
-        return self
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "means_")
-        found = lookup(self.means_, X, [self.key])
-        return np.where(np.isnan(found), self.global_mean_, found)
-
-
-# ---------------------------------------------------------------------------------------------
-# Pipeline builders
-
-
-def tree_encoding(categorical: Sequence[str], numeric: Sequence[str]) -> ColumnTransformer:
-    """Integer codes for categories (trees split on them), numbers as they are."""
-    return ColumnTransformer(
-        [
-            (
-                "categorical",
-                OrdinalEncoder(
-                    handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1
-                ),
-                list(categorical),
-            ),
-            ("numeric", SimpleImputer(strategy="median"), list(numeric)),
-        ],
-        verbose_feature_names_out=False,
-    )
-
-
-def linear_encoding(categorical: Sequence[str], numeric: Sequence[str]) -> ColumnTransformer:
-    """One-hot categories (rare levels pooled), standardised numbers: what a linear model needs."""
-    return ColumnTransformer(
-        [
-            (
-                "categorical",
-                OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20),
-                list(categorical),
-            ),
-            (
-                "numeric",
-                Pipeline(
-                    [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-                ),
-                list(numeric),
-            ),
-        ],
-        verbose_feature_names_out=False,
-    )
-
-
-def _classification(encoding: ColumnTransformer, estimator: Any) -> ImbPipeline:
-    # SMOTE after the encoding: it interpolates numbers, so it must see encoded columns, and it
-    # runs only at fit time (imblearn skips samplers in predict).
-    return ImbPipeline(
-        [
-            ("encode", encoding),
-            ("smote", SMOTE(random_state=RANDOM_STATE)),
-            ("model", estimator),
-        ]
-    )
-
-
-def balanced_logistic(
-    params: Mapping[str, Any], categorical: Sequence[str], numeric: Sequence[str]
-) -> Pipeline:
-    """Logistic regression on every feature (one-hot categories, scaled numbers), the classes
-    balanced by weights instead of SMOTE.
-
-    SMOTE after a one-hot encoding searches nearest neighbours among ~20,000 minority rows of
-    ~240 sparse columns: 49 s and 2.8 GB of a 57 s fit on a real-size year, against a 2 s fit
-    with weights. For a linear model both only move the decision toward the minority class (F1
-    on the sample's 2022 holdout: 0.5910 with SMOTE, 0.5921 with weights; on the real 976
-    accidents, 10 splits: 0.541 and 0.542). Newton–Cholesky: ~240 columns make a small Hessian,
-    so a handful of Newton steps replace ~100 L-BFGS iterations (same optimum)."""
-    return Pipeline(
-        [
-            ("encode", linear_encoding(categorical, numeric)),
-            (
-                "model",
-                LogisticRegression(
-                    **params,
-                    solver="newton-cholesky",
-                    class_weight="balanced",
-                    random_state=RANDOM_STATE,
-                ),
-            ),
-        ]
-    )
-
-
-def _regression(encoding: ColumnTransformer | None, estimator: Any) -> Pipeline:
-    steps = [("encode", encoding)] if encoding is not None else []
-    return Pipeline([*steps, ("model", estimator)])
-
-
-def _baseline(estimator: Any) -> Pipeline:
-    """A baseline that reads its few columns from the feature frame itself: no encoding, no SMOTE
-    (so serving has nothing to compile and leaves it to sklearn: a few pandas lookups)."""
-    return Pipeline([("model", estimator)])
 
 
 # The few features anyone would name first for "killed or hospitalised": where (``agg`` built-up
@@ -294,23 +131,9 @@ def _baseline(estimator: Any) -> Pipeline:
 SMALL_LOGISTIC_CATEGORICAL = ("agg", "catr", "catu", "catv_group", "obsm_group")
 SMALL_LOGISTIC_NUMERIC = ("vma",)
 
-
-def small_logistic(params: Mapping[str, Any]) -> Pipeline:
-    """Balanced logistic regression on :data:`SMALL_LOGISTIC_CATEGORICAL` (one-hot) and
-    :data:`SMALL_LOGISTIC_NUMERIC` (scaled); the encoding drops every other column of the frame.
-    Balanced class weights instead of SMOTE: both move the 0.5 threshold toward the minority
-    class; weights do it without resampling, so the baseline stays cheap."""
-    encoding = linear_encoding(SMALL_LOGISTIC_CATEGORICAL, SMALL_LOGISTIC_NUMERIC)
-    encoding.set_params(remainder="drop")
-    return Pipeline(
-        [
-            ("encode", encoding),
-            (
-                "model",
-                LogisticRegression(**params, class_weight="balanced", random_state=RANDOM_STATE),
-            ),
-        ]
-    )
+# The GLM's effects: log rate = cell + hour + weekday (+ holiday), i.e. rates multiply.
+GLM_CATEGORICAL = ("cell", "hour", "weekday")
+GLM_NUMERIC = ("is_holiday",)
 
 
 Builder = Callable[[Mapping[str, Any], Sequence[str], Sequence[str]], Any]
@@ -327,6 +150,18 @@ class ModelKind:
     search_space: Mapping[str, ParamRange]
     tunable: bool = True
     baseline: bool = False
+
+
+def pipeline_builder(name: str) -> Builder:
+    """The builder :func:`accident_assets.training.estimators.<name>`, imported when called."""
+
+    def build(params: Mapping[str, Any], categorical: Sequence[str], numeric: Sequence[str]) -> Any:
+        from accident_assets.training import estimators
+
+        return getattr(estimators, name)(params, categorical, numeric)
+
+    build.__name__ = build.__qualname__ = name
+    return build
 
 
 def baseline_kind(name: str, params: type[dg.Config], build: Builder) -> ModelKind:
@@ -363,36 +198,15 @@ _FOREST_SPACE = _space(
 
 FRANCE_MODELS: dict[str, ModelKind] = {
     "xgboost": ModelKind(
-        "xgboost",
-        XGBClassifierParams,
-        lambda p, cat, num: _classification(
-            tree_encoding(cat, num),
-            XGBClassifier(
-                **p,
-                tree_method="hist",
-                eval_metric="logloss",
-                n_jobs=N_JOBS,
-                random_state=RANDOM_STATE,
-            ),
-        ),
-        _BOOSTING_SPACE,
+        "xgboost", XGBClassifierParams, pipeline_builder("xgboost_classifier"), _BOOSTING_SPACE
     ),
     "lightgbm": ModelKind(
-        "lightgbm",
-        LGBMClassifierParams,
-        lambda p, cat, num: _classification(
-            tree_encoding(cat, num),
-            LGBMClassifier(**p, n_jobs=N_JOBS, random_state=RANDOM_STATE, verbose=-1),
-        ),
-        _LGBM_SPACE,
+        "lightgbm", LGBMClassifierParams, pipeline_builder("lightgbm_classifier"), _LGBM_SPACE
     ),
     "random_forest": ModelKind(
         "random_forest",
         RandomForestClassifierParams,
-        lambda p, cat, num: _classification(
-            tree_encoding(cat, num),
-            RandomForestClassifier(**p, n_jobs=N_JOBS, random_state=RANDOM_STATE),
-        ),
+        pipeline_builder("random_forest_classifier"),
         _FOREST_SPACE,
         # Out of tuning by default: its studies were 300 of the job's 368 s at 56,000 accidents
         # a year (up to 300 trees of depth 24 per trial), for a model no better than the others
@@ -402,39 +216,14 @@ FRANCE_MODELS: dict[str, ModelKind] = {
     "logistic_regression": ModelKind(
         "logistic_regression",
         LogisticRegressionParams,
-        balanced_logistic,
+        pipeline_builder("balanced_logistic"),
         _space(C=(1e-3, 100.0, True, False)),
     ),
-    "class_prior": baseline_kind(
-        "class_prior", NoParams, lambda p, cat, num: _baseline(ClassPriorClassifier())
-    ),
+    "class_prior": baseline_kind("class_prior", NoParams, pipeline_builder("class_prior")),
     "small_logistic": baseline_kind(
-        "small_logistic", LogisticRegressionParams, lambda p, cat, num: small_logistic(p)
+        "small_logistic", LogisticRegressionParams, pipeline_builder("small_logistic_baseline")
     ),
 }
-
-
-def rate_regression(estimator: Any, numeric: Sequence[str]) -> Pipeline:
-    """Shrunk historical rates of the row's cell (and its ring, hour, weekday) plus the calendar
-    and centroid columns, then ``estimator``: serving computes the same from a point and a time."""
-    return Pipeline([("encode", CellRateEncoder(passthrough=tuple(numeric))), ("model", estimator)])
-
-
-# The GLM's effects: log rate = cell + hour + weekday (+ holiday), i.e. rates multiply.
-GLM_CATEGORICAL = ("cell", "hour", "weekday")
-GLM_NUMERIC = ("is_holiday",)
-
-
-def poisson_glm(params: Mapping[str, Any]) -> Pipeline:
-    encoding = ColumnTransformer(
-        [
-            ("effects", OneHotEncoder(handle_unknown="ignore"), list(GLM_CATEGORICAL)),
-            ("numeric", "passthrough", list(GLM_NUMERIC)),
-        ],
-        verbose_feature_names_out=False,
-    )
-    return Pipeline([("encode", encoding), ("model", PoissonRegressor(**params))])
-
 
 # Random forest and extra trees are not NYC candidates: on the real exports they were never the
 # best model and mostly below the best baseline (docs/benchmarks.md, issue 12's backtests), fit
@@ -442,27 +231,15 @@ def poisson_glm(params: Mapping[str, Any]) -> Pipeline:
 # timeout on 61 days).
 NYC_MODELS: dict[str, ModelKind] = {
     "xgboost": ModelKind(
-        "xgboost",
-        XGBRegressorParams,
-        lambda p, cat, num: rate_regression(
-            XGBRegressor(**p, tree_method="hist", n_jobs=N_JOBS, random_state=RANDOM_STATE), num
-        ),
-        _BOOSTING_SPACE,
+        "xgboost", XGBRegressorParams, pipeline_builder("xgboost_regressor"), _BOOSTING_SPACE
     ),
     "lightgbm": ModelKind(
-        "lightgbm",
-        LGBMRegressorParams,
-        lambda p, cat, num: rate_regression(
-            LGBMRegressor(**p, n_jobs=N_JOBS, random_state=RANDOM_STATE, verbose=-1), num
-        ),
-        _LGBM_SPACE,
+        "lightgbm", LGBMRegressorParams, pipeline_builder("lightgbm_regressor"), _LGBM_SPACE
     ),
     "hist_gradient_boosting": ModelKind(
         "hist_gradient_boosting",
         HistGradientBoostingParams,
-        lambda p, cat, num: rate_regression(
-            HistGradientBoostingRegressor(**p, random_state=RANDOM_STATE), num
-        ),
+        pipeline_builder("hist_gradient_boosting"),
         _space(
             max_iter=(100, 600, False, True),
             learning_rate=(0.01, 0.3, True, False),
@@ -474,23 +251,13 @@ NYC_MODELS: dict[str, ModelKind] = {
     "poisson_glm": ModelKind(
         "poisson_glm",
         PoissonGLMParams,
-        lambda p, cat, num: poisson_glm(p),
+        pipeline_builder("poisson_glm_candidate"),
         _space(alpha=(1e-6, 1e-2, True, False)),
     ),
-    "zero": baseline_kind(
-        "zero",
-        NoParams,
-        lambda p, cat, num: _baseline(DummyRegressor(strategy="constant", constant=0.0)),
-    ),
-    "global_mean": baseline_kind(
-        "global_mean", NoParams, lambda p, cat, num: _baseline(DummyRegressor(strategy="mean"))
-    ),
-    "cell_mean": baseline_kind(
-        "cell_mean", NoParams, lambda p, cat, num: _baseline(CellMeanRegressor())
-    ),
-    "shrunk_rate": baseline_kind(
-        "shrunk_rate", NoParams, lambda p, cat, num: _baseline(ShrunkRateRegressor())
-    ),
+    "zero": baseline_kind("zero", NoParams, pipeline_builder("zero")),
+    "global_mean": baseline_kind("global_mean", NoParams, pipeline_builder("global_mean")),
+    "cell_mean": baseline_kind("cell_mean", NoParams, pipeline_builder("cell_mean")),
+    "shrunk_rate": baseline_kind("shrunk_rate", NoParams, pipeline_builder("shrunk_rate")),
 }
 
 
@@ -537,3 +304,26 @@ def feature_importance(pipeline: Any) -> dict[str, float] | None:
     if len(names) != len(values):
         return None
     return dict(zip(names, values.tolist(), strict=True))
+
+
+# Estimators and pipeline helpers that lived here: models logged before they moved to
+# :mod:`accident_assets.training.estimators` unpickle by these names (and callers keep working).
+_MOVED = (
+    "ClassPriorClassifier",
+    "CellMeanRegressor",
+    "lookup",
+    "tree_encoding",
+    "linear_encoding",
+    "balanced_logistic",
+    "small_logistic",
+    "rate_regression",
+    "poisson_glm",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from accident_assets.training import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

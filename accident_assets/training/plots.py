@@ -1,25 +1,46 @@
-"""Diagnostic plots as PNG bytes: logged to MLflow and embedded in Dagster asset metadata."""
+"""Diagnostic plots as PNG bytes: logged to MLflow and shown in Dagster asset metadata.
+
+matplotlib (and scikit-learn's displays) are imported by the functions that draw: defining the
+assets must not load them. :func:`pyplot` is the one way in, with the file-only backend.
+
+How the Dagster UI (1.13) shows a plot: it has no image metadata type; markdown metadata is
+rendered in place when it is shorter than 1,000 characters and behind "[Show Markdown]"
+otherwise. A PNG embedded as base64 (:func:`as_markdown`) is always longer, so it stays behind
+the button; an image linked by URL (:func:`image_markdown`, e.g. a run's artifact served by the
+MLflow UI) is short and shows where the asset opens.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
-
-import matplotlib
-
-matplotlib.use("Agg")  # no display: plots are files
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import matplotlib.pyplot as plt
 import numpy as np
-from sklearn import metrics as skm
 
 from accident_assets.training.metrics import calibration_by_decile
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DPI = 80
 
 
-def png(fig: plt.Figure) -> bytes:
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend (no display: plots are files)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def png(fig: Figure) -> bytes:
+    plt = pyplot()
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=DPI)
@@ -28,6 +49,9 @@ def png(fig: plt.Figure) -> bytes:
 
 
 def confusion_matrix(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> bytes:
+    from sklearn import metrics as skm
+
+    plt = pyplot()
     predicted = (np.asarray(proba) >= threshold).astype(int)
     fig, ax = plt.subplots(figsize=(4, 3.5))
     skm.ConfusionMatrixDisplay.from_predictions(
@@ -43,6 +67,9 @@ def confusion_matrix(y_true: np.ndarray, proba: np.ndarray, threshold: float) ->
 
 
 def roc_pr_curves(y_true: np.ndarray, proba: np.ndarray) -> bytes:
+    from sklearn import metrics as skm
+
+    plt = pyplot()
     fig, (roc, pr) = plt.subplots(1, 2, figsize=(8, 3.5))
     skm.RocCurveDisplay.from_predictions(y_true, proba, ax=roc)
     roc.plot([0, 1], [0, 1], linestyle=":", color="grey")
@@ -54,6 +81,7 @@ def roc_pr_curves(y_true: np.ndarray, proba: np.ndarray) -> bytes:
 
 
 def feature_importance(importance: dict[str, float], top: int = 20) -> bytes:
+    plt = pyplot()
     items = sorted(importance.items(), key=lambda kv: kv[1], reverse=True)[:top][::-1]
     fig, ax = plt.subplots(figsize=(6, 0.25 * len(items) + 1))
     ax.barh([k for k, _ in items], [v for _, v in items], color="#4477aa")
@@ -68,6 +96,7 @@ def predicted_vs_actual(y_true: np.ndarray, predicted: np.ndarray) -> bytes:
     the model (a cell-hour that happened to see 3 incidents was not predicted 3), so it showed
     0.3-0.5 everywhere. Here a calibrated model follows the diagonal and a sharper one spreads
     further along it."""
+    plt = pyplot()
     rows = calibration_by_decile(y_true, predicted)
     xs = [r["mean_predicted"] for r in rows]
     ys = [r["mean_observed"] for r in rows]
@@ -83,6 +112,7 @@ def predicted_vs_actual(y_true: np.ndarray, predicted: np.ndarray) -> bytes:
 
 
 def error_by_hour(hours: np.ndarray, y_true: np.ndarray, predicted: np.ndarray) -> bytes:
+    plt = pyplot()
     hours = np.asarray(hours, dtype=int)
     err = np.asarray(predicted, dtype=float) - np.asarray(y_true, dtype=float)
     xs = np.arange(24)
@@ -98,15 +128,80 @@ def error_by_hour(hours: np.ndarray, y_true: np.ndarray, predicted: np.ndarray) 
     return png(fig)
 
 
-def comparison_bars(names: list[str], values: list[float], metric: str) -> bytes:
-    fig, ax = plt.subplots(figsize=(6, 0.3 * len(names) + 1))
-    ax.barh(names[::-1], values[::-1], color="#4477aa")
-    ax.set_xlabel(metric)
-    ax.set_title(f"Candidates by {metric} (holdout)")
-    return png(fig)
+def value_limits(values: Sequence[float], margin: float = 0.15) -> tuple[float, float]:
+    """Axis limits that show how far apart ``values`` are, not how far they are from zero.
+
+    The range of the finite values, widened by ``margin`` of it on each side (by 5 % of the
+    largest magnitude when they are all equal). The axis starts at zero only when the widened
+    range would reach zero anyway (values far apart, e.g. the ``zero`` baseline among models);
+    then a bar's length is its value."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return 0.0, 1.0
+    low, high = min(finite), max(finite)
+    pad = (high - low) * margin or max(abs(high), abs(low)) * 0.05 or 0.01
+    lower, upper = low - pad, high + pad
+    if low >= 0 and lower <= 0:
+        lower = 0.0
+    if high <= 0 and upper >= 0:
+        upper = 0.0
+    return lower, upper
+
+
+def comparison_axes(
+    names: list[str],
+    values: list[float],
+    metric: str,
+    focus: Sequence[float] | None = None,
+    greater_is_better: bool | None = None,
+) -> Any:
+    """The candidates' bars, zoomed to the range of ``focus`` (default: every value;
+    :func:`value_limits`) and labelled with their values; a value outside that range is drawn to
+    the edge and labelled "off scale". Returns the matplotlib figure (:func:`comparison_bars`
+    renders it)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 0.3 * len(names) + 1.2))
+    lower, upper = value_limits(values if focus is None else focus)
+    shown = [float(v) if v is not None and math.isfinite(v) else float("nan") for v in values]
+    # An unscored candidate keeps its row: an empty bar labelled n/a.
+    drawn = [min(max(v, lower), upper) if not math.isnan(v) else lower for v in shown]
+    labels = [
+        "n/a" if math.isnan(v) else f"{v:.4g}" + ("" if lower <= v <= upper else " (off scale)")
+        for v in shown
+    ]
+    # Bars start at the axis' left edge, so a zoomed axis does not cut them.
+    bars = ax.barh(
+        names[::-1], [v - lower for v in drawn[::-1]], left=lower, color="#4477aa", height=0.6
+    )
+    ax.bar_label(bars, labels=labels[::-1], padding=3, fontsize=8)
+    # Room on the right for the labels.
+    ax.set_xlim(lower, upper + (upper - lower) * 0.2)
+    ax.set_xlabel(metric if lower == 0 else f"{metric} (axis from {lower:.4g}, not 0)")
+    better = {True: ", higher is better", False: ", lower is better", None: ""}[greater_is_better]
+    ax.set_title(f"Candidates by {metric} (holdout{better})")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def comparison_bars(
+    names: list[str],
+    values: list[float],
+    metric: str,
+    focus: Sequence[float] | None = None,
+    greater_is_better: bool | None = None,
+) -> bytes:
+    return png(comparison_axes(names, values, metric, focus, greater_is_better))
 
 
 def as_markdown(title: str, png: bytes) -> dg.MetadataValue:
-    """A PNG the Dagster UI shows inline: markdown with a base64 data URI."""
+    """A PNG embedded in markdown as a base64 data URI: it needs nothing else to be shown, but
+    the Dagster UI keeps it behind "[Show Markdown]" (see the module docstring)."""
     data = base64.b64encode(png).decode("ascii")
     return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{data})")
+
+
+def image_markdown(title: str, url: str, link: str | None = None) -> dg.MetadataValue:
+    """An image by URL, which the Dagster UI shows in place (short markdown); ``link`` makes it
+    a link (e.g. to the MLflow run it belongs to)."""
+    image = f"![{title}]({url})"
+    return dg.MetadataValue.md(f"[{image}]({link})" if link else image)

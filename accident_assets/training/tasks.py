@@ -1,8 +1,9 @@
-"""The two training tasks as data: what the one asset factory needs to know about each.
+"""The two training tasks as data: what the lane's assets need to know about each.
 
 Everything task-specific lives here (feature columns from the domain's features module, how the
 training frame is assembled from stored partitions, the split, the metric and its direction, the
-candidates, the champion rules); :mod:`accident_assets.training.factory` is the same for both.
+candidates, the champion rules); the assets (:mod:`accident_assets.training.assets`) are the same
+for both.
 """
 
 from __future__ import annotations
@@ -11,18 +12,15 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
 import h3
 import numpy as np
-import pandas as pd
 import polars as pl
-from sklearn.model_selection import train_test_split
 
 from accident_assets.france import features as france_features
 from accident_assets.nyc import features as nyc_features
-from accident_assets.nyc.checks import incomplete_days, stored_geocoded_shares
 from accident_assets.training import as_of, champion, models
 from accident_assets.training.as_of import AsOfWindow
 from accident_assets.training.metrics import (
@@ -30,6 +28,9 @@ from accident_assets.training.metrics import (
     classification_metrics,
     regression_metrics,
 )
+
+if TYPE_CHECKING:  # pandas and scikit-learn are imported by the steps that fit and score
+    import pandas as pd
 
 
 class SplitConfig(dg.Config):
@@ -210,6 +211,8 @@ def split_france(
 ) -> tuple[pl.DataFrame, pl.DataFrame, str]:
     """The as-of year held out, earlier years for training; one year alone is split at random
     (stratified)."""
+    from sklearn.model_selection import train_test_split
+
     year = pl.col("year").cast(pl.Utf8)
     if window.train:
         return (
@@ -275,7 +278,18 @@ def nyc_feature_tags(frame: pl.DataFrame) -> dict[str, str]:
     return {"h3_resolution": str(h3.get_resolution(cells[0]))} if len(cells) else {}
 
 
+# nyc.checks brings the lane's Pandera schemas (and pandas): imported when a training set is built.
+def nyc_geocoded_shares(storage: Any, keys: Sequence[str]) -> Mapping[str, float]:
+    """The stored geocoded share of each NYC day (:func:`accident_assets.nyc.checks.
+    stored_geocoded_shares`)."""
+    from accident_assets.nyc.checks import stored_geocoded_shares
+
+    return stored_geocoded_shares(storage, keys)
+
+
 def nyc_left_out(shares: Mapping[str, float], config: SplitConfig) -> list[str]:
+    from accident_assets.nyc.checks import incomplete_days
+
     return incomplete_days(shares, config.min_geocoded_ratio)
 
 
@@ -339,7 +353,7 @@ NYC = TaskSpec(
     candidates=models.NYC_MODELS,
     accuracy_asset=dg.AssetKey(["nyc_incidents", "forecast_accuracy"]),
     feature_tags=nyc_feature_tags,
-    quality=stored_geocoded_shares,
+    quality=nyc_geocoded_shares,
     left_out=nyc_left_out,
 )
 

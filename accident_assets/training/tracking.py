@@ -4,35 +4,80 @@ Every run is opened in a context manager (an exception ends it FAILED). The reso
 remembers the runs it opened in this process, and its teardown (when the step's or the run's
 resources are released, whichever executor ran them) terminates any of them that is still RUNNING,
 e.g. after a step was interrupted between opening and closing a run.
+
+MLflow and pandas are imported inside the functions that use them: defining the assets (which
+declare this resource) must not load them. Links to the MLflow UI are built here, from
+:func:`mlflow_ui_url`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 import dagster as dg
-import mlflow
-import pandas as pd
-from mlflow.entities import RunStatus
-from mlflow.models import infer_signature
-from mlflow.tracking import MlflowClient
 from pydantic import PrivateAttr
 
-from accident_assets.training import mlflow_config
+if TYPE_CHECKING:
+    import mlflow
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
 
-# Explicit requirements: MLflow would otherwise infer them by importing the model in a subprocess
-# (seconds per logged model).
-PIP_REQUIREMENTS = [
-    f"{name}=={version(name)}"
-    for name in ("scikit-learn", "imbalanced-learn", "xgboost-cpu", "lightgbm", "pandas", "numpy")
-]
+# Where the MLflow UI answers (``make mlflow-ui``): the one place links to runs, registered
+# versions and plot artifacts are built from. Nothing reads the environment here.
+MLFLOW_UI_URL = "http://127.0.0.1:5000"
+
+# MLflow 3 opens an experiment without this tag in its GenAI view (traces, prompts); tagged as
+# custom model development it opens on its runs, which is what these experiments hold.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
+FINISHED = "FINISHED"
+FAILED = "FAILED"
+
+
+def mlflow_ui_url() -> str:
+    """The MLflow UI's base URL, without a trailing slash."""
+    return MLFLOW_UI_URL.rstrip("/")
+
+
+def run_url(experiment_id: str, run_id: str) -> str:
+    return f"{mlflow_ui_url()}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def model_version_url(name: str, version: str | int) -> str:
+    return f"{mlflow_ui_url()}/#/models/{quote(name)}/versions/{version}"
+
+
+def artifact_url(run_id: str, path: str) -> str:
+    """The file ``path`` of a run's artifacts, as the MLflow server serves it (e.g. a PNG an
+    ``<img>`` can show)."""
+    return f"{mlflow_ui_url()}/get-artifact?{urlencode({'path': path, 'run_id': run_id})}"
+
+
+@functools.cache
+def pip_requirements() -> list[str]:
+    """Explicit requirements: MLflow would otherwise infer them by importing the model in a
+    subprocess (seconds per logged model)."""
+    return [
+        f"{name}=={version(name)}"
+        for name in (
+            "scikit-learn",
+            "imbalanced-learn",
+            "xgboost-cpu",
+            "lightgbm",
+            "pandas",
+            "numpy",
+        )
+    ]
 
 
 class MlflowTracking(dg.ConfigurableResource):
@@ -51,9 +96,11 @@ class MlflowTracking(dg.ConfigurableResource):
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         # Reached on success and on failure alike; a run still open here was interrupted.
-        self.end_run(status=RunStatus.to_string(RunStatus.FAILED))
+        self.end_run(status=FAILED)
 
     def client(self) -> MlflowClient:
+        from accident_assets.training import mlflow_config
+
         return mlflow_config.configure_mlflow(self.tracking_uri or None)
 
     @contextlib.contextmanager
@@ -65,15 +112,25 @@ class MlflowTracking(dg.ConfigurableResource):
         nested: bool = False,
     ) -> Iterator[mlflow.ActiveRun]:
         """A run that ends FINISHED, or FAILED if the block raises; never left RUNNING."""
-        experiment_id = mlflow_config.ensure_experiment(self.client(), experiment)
+        import mlflow
+
+        from accident_assets.training import mlflow_config
+
+        client = self.client()
+        experiment_id = mlflow_config.ensure_experiment(client, experiment)
+        if not nested:
+            # Idempotent; also tags experiments created before the tag existed.
+            client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         with mlflow.start_run(
             experiment_id=experiment_id, run_name=run_name, tags=dict(tags), nested=nested
         ) as run:
             self._opened.append(run.info.run_id)
             yield run
 
-    def end_run(self, status: str = RunStatus.to_string(RunStatus.FINISHED)) -> None:
+    def end_run(self, status: str = FINISHED) -> None:
         """End every run this resource opened that is still RUNNING (called at teardown)."""
+        import mlflow
+
         while mlflow.active_run() is not None:
             mlflow.end_run(status=status)
         if not self._opened:
@@ -86,6 +143,8 @@ class MlflowTracking(dg.ConfigurableResource):
 
 
 def log_png(png: bytes, artifact_path: str) -> None:
+    import mlflow
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(artifact_path).name
         path.write_bytes(png)
@@ -94,6 +153,8 @@ def log_png(png: bytes, artifact_path: str) -> None:
 
 def log_frame(frame: pd.DataFrame, name: str) -> None:
     """A table as CSV and Parquet artifacts of the active run."""
+    import mlflow
+
     with tempfile.TemporaryDirectory() as tmp:
         csv, parquet = Path(tmp) / f"{name}.csv", Path(tmp) / f"{name}.parquet"
         frame.to_csv(csv, index=False)
@@ -118,19 +179,22 @@ def quiet_loggers(*names: str) -> Iterator[None]:
 
 def log_model(pipeline: Any, X: pd.DataFrame, predict: Any) -> str:
     """Log the fitted pipeline with signature and input example; returns its model URI."""
+    import mlflow
+    from mlflow.models import infer_signature
+
     example = X.head(5)
     with warnings.catch_warnings(), quiet_loggers("mlflow.sklearn", "mlflow.utils.environment"):
         # Serving builds its frames with the same feature code, so an integer column never
         # arrives with missing values; MLflow's hint about that would only be noise in every run.
         # Its other warnings: the pickle format (chosen, see below) and pip's version in a uv
-        # venv without pip (requirements are pinned explicitly in PIP_REQUIREMENTS).
+        # venv without pip (requirements are pinned explicitly by pip_requirements()).
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
         info = mlflow.sklearn.log_model(
             pipeline,
             name="model",
             signature=infer_signature(example, predict(pipeline, example)),
             input_example=example,
-            pip_requirements=PIP_REQUIREMENTS,
+            pip_requirements=pip_requirements(),
             # skops cannot serialize every estimator here (Cython trees, xgboost boosters); the
             # registry is ours and written only by training, so (cloud)pickle is acceptable.
             serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
@@ -140,3 +204,11 @@ def log_model(pipeline: Any, X: pd.DataFrame, predict: Any) -> str:
 
 def as_params(params: Mapping[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in params.items()}
+
+
+def logged_model_url(experiment_id: str, model_uri: str) -> str | None:
+    """The MLflow UI page of a model logged in a run (``models:/m-<id>``), None for other URIs."""
+    prefix = "models:/"
+    if not experiment_id or not model_uri.startswith(prefix + "m-"):
+        return None
+    return f"{mlflow_ui_url()}/#/experiments/{experiment_id}/models/{model_uri[len(prefix) :]}"

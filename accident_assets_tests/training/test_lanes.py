@@ -19,6 +19,7 @@ from accident_assets.training import champion_model
 from accident_assets.training.factory import op_name
 from accident_assets.training.mlflow_config import configure_mlflow
 from accident_assets.training.tasks import FRANCE, NYC, TaskSpec
+from accident_assets.training.tracking import artifact_url, mlflow_ui_url
 from accident_assets_tests.training.lanes import (
     as_of_tags,
     build_defs,
@@ -200,12 +201,24 @@ def test_comparison_file_and_plots_metadata(trained):
     for task in (FRANCE, NYC):
         stored = Path(home) / "storage" / task.name / "model_comparison"
         assert (stored / f"{NEWEST[task.name]}.parquet").exists()
-        event = instance.get_latest_materialization_event(task.key("model_fits", "xgboost"))
-        metadata = event.asset_materialization.metadata
+        [record] = instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                task.key("model_fits", "xgboost"), asset_partitions=[NEWEST[task.name]]
+            ),
+            limit=1,
+        ).records
+        metadata = record.asset_materialization.metadata
         assert any(k.startswith("plot_") for k in metadata)
+        run_id = _output(trained[3][task.name], task, "model_fits", "xgboost").run_id
+        # Shown in place from the MLflow UI (linked to the run), and embedded for when it is down.
         assert metadata["plot_feature_importance"].value.startswith(
+            f"[![feature_importance]({artifact_url(run_id, 'plots/feature_importance.png')})]"
+        )
+        assert metadata["plot_feature_importance_embedded"].value.startswith(
             "![feature_importance](data:image/png;base64,"
         )
+        assert metadata["mlflow_run"].value.endswith(f"/runs/{run_id}")
+        assert metadata["mlflow_model"].value.startswith(f"{mlflow_ui_url()}/#/experiments/")
         if task is NYC:  # calibration: header, rule and one row per decile of the prediction
             lines = metadata["calibration"].value.splitlines()
             assert (
@@ -366,3 +379,49 @@ def test_forecast_accuracy_is_part_of_the_nyc_history(trained):
     assert row["date"] == day and row["model_version"] == "1"
     assert 0 <= row["capture_5pct"] <= 1 and row["poisson_deviance"] > 0
     assert metadata["plot_forecast_accuracy"].value.startswith("![forecast_accuracy](data:")
+
+
+def test_the_champion_shows_its_links_and_the_winners_plots(trained):
+    home, _, instance, _ = trained
+    for task, first_plot in ((FRANCE, "confusion_matrix"), (NYC, "predicted_vs_actual")):
+        [record] = instance.fetch_materializations(
+            dg.AssetRecordsFilter(task.key("champion"), asset_partitions=[NEWEST[task.name]]),
+            limit=1,
+        ).records
+        metadata = record.asset_materialization.metadata
+        run_id = metadata["mlflow_run"].value.rsplit("/", 1)[-1]
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("ACCIDENT_ASSETS_HOME", str(home))
+            run = configure_mlflow().get_run(run_id)
+        assert metadata["mlflow_run"].value == (
+            f"{mlflow_ui_url()}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
+        )
+        assert metadata["candidate"].value.startswith(run.data.tags["model"])
+        assert metadata["champion_model_version"].value == (
+            f"{mlflow_ui_url()}/#/models/{task.name}/versions/{metadata['champion_version'].value}"
+        )
+        winner = metadata["winning_fit"].value
+        assert winner.to_user_string() == run.data.tags["dagster_asset_key"]
+        assert winner.path[1] in ("model_fits", "tuned_fits")
+        names = [first_plot]
+        if not task.candidates[run.data.tags["model"]].baseline:  # a baseline may have none
+            names.append("feature_importance")
+        for name in names:
+            assert artifact_url(run_id, f"plots/{name}.png") in metadata[f"plot_{name}"].value
+            assert metadata[f"plot_{name}_embedded"].value.startswith(f"![{name}](data:image/png")
+
+
+def test_every_lane_asset_has_owners_and_tags(trained):
+    _, defs, _, _ = trained
+    graph = defs.resolve_asset_graph()
+    for task in (FRANCE, NYC):
+        keys = [
+            k
+            for k in graph.get_all_asset_keys()
+            if k.path[0] == task.name and graph.get(k).is_materializable
+        ]
+        assert len(keys) > 5
+        for key in keys:
+            node = graph.get(key)
+            assert node.owners == ["team:ml"], key
+            assert node.tags["task"] == task.name and node.tags["stage"], key

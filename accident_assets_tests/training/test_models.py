@@ -151,3 +151,22 @@ def test_a_nan_score_ranks_last_whatever_the_direction():
         ]
         frame = fit_rows(spec, fits)
         assert frame["model"].to_list() == [third, "lightgbm", "xgboost"], spec.name
+
+
+def test_a_baseline_pickled_before_the_estimators_moved_still_loads() -> None:
+    """Registered models pickled ``accident_assets.training.models.ClassPriorClassifier``; the
+    class lives in ``estimators`` now and loads by its old name too."""
+    import pickle
+
+    fitted = _build(models.FRANCE_MODELS, "class_prior").fit(
+        pd.DataFrame({"x": [0, 1, 2, 3]}), np.array([0, 1, 0, 0])
+    )
+    # Protocol 2 names classes as text lines (no frames or length prefixes to fix up).
+    data = pickle.dumps(fitted, protocol=2)
+    new, old = b"accident_assets.training.estimators\n", b"accident_assets.training.models\n"
+    assert new in data
+    data = data.replace(new, old)
+    loaded = pickle.loads(data)
+    estimator = loaded.named_steps["model"]
+    assert type(estimator).__name__ == "ClassPriorClassifier"
+    assert loaded.predict_proba(pd.DataFrame({"x": [5]}))[0, 1] == pytest.approx(0.25)

@@ -90,7 +90,7 @@ def _champion(task: str, as_of: str, partitions: list[str]) -> None:
 
 
 def _evaluate(sensor: dg.SensorDefinition, cursor: str | None):
-    # The mlflow resource has a teardown, so its context must be opened and closed.
+    # The mlflow resource has a teardown (it ends runs left open), so its context is a scope.
     with dg.build_sensor_context(
         cursor=cursor,
         resources={

@@ -85,3 +85,20 @@ def test_resource_teardown_ends_a_run_a_step_left_open(state_home: Path):
     )
     assert not result.success
     assert _statuses(configure_mlflow(), "t4") == ["FAILED"]
+
+
+def test_experiments_open_on_runs_in_the_mlflow_ui(state_home: Path):
+    """MLflow 3 opens an untagged experiment in its GenAI view; ours are tagged model training,
+    also one created without the tag (e.g. before it existed)."""
+    from accident_assets.training.mlflow_config import ensure_experiment
+    from accident_assets.training.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
+
+    client = configure_mlflow()
+    ensure_experiment(client, "older")
+    assert EXPERIMENT_KIND_TAG not in client.get_experiment_by_name("older").tags
+    tracking = MlflowTracking()
+    for name in ("older", "new"):
+        with tracking.start_run(name, "a run", {}):
+            pass
+        tags = client.get_experiment_by_name(name).tags
+        assert tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND == "custom_model_development"
