@@ -26,14 +26,12 @@ from urllib.parse import quote, urlencode
 import dagster as dg
 from pydantic import PrivateAttr
 
+from accident_assets import settings
+
 if TYPE_CHECKING:
     import mlflow
     import pandas as pd
     from mlflow.tracking import MlflowClient
-
-# Where the MLflow UI answers (``make mlflow-ui``): the one place links to runs, registered
-# versions and plot artifacts are built from. Nothing reads the environment here.
-MLFLOW_UI_URL = "http://127.0.0.1:5000"
 
 # MLflow 3 opens an experiment without this tag in its GenAI view (traces, prompts); tagged as
 # custom model development it opens on its runs, which is what these experiments hold.
@@ -45,8 +43,8 @@ FAILED = "FAILED"
 
 
 def mlflow_ui_url() -> str:
-    """The MLflow UI's base URL, without a trailing slash."""
-    return MLFLOW_UI_URL.rstrip("/")
+    """The MLflow UI's base URL (``ACCIDENT_ASSETS_MLFLOW_UI_URL``), without a trailing slash."""
+    return settings.get_settings().mlflow_ui_url.rstrip("/")
 
 
 def run_url(experiment_id: str, run_id: str) -> str:
