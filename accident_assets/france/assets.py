@@ -23,6 +23,7 @@ from accident_assets.france.partitions import france_yearly_partitions
 from accident_assets.france.reader import TABLES
 from accident_assets.france.sources import FranceSource
 from accident_assets.io_manager import Commit
+from accident_assets.ownership import lane_ownership
 from accident_assets.resources import AssetStorage
 
 GROUP = "france"
@@ -46,6 +47,7 @@ DESCRIPTIONS = {
 }
 UPSTREAM = {**{key: [] for key in RAW_KEYS.values()}, ACCIDENTS: list(RAW_KEYS.values())}
 UPSTREAM[FEATURES] = [ACCIDENTS]
+STAGES = {**{key: "raw" for key in RAW_KEYS.values()}, ACCIDENTS: "clean", FEATURES: "features"}
 SPECS = {
     key: dg.AssetSpec(
         key,
@@ -54,6 +56,7 @@ SPECS = {
         description=description,
         deps=UPSTREAM[key],
         kinds={"polars"},
+        **lane_ownership(GROUP, STAGES[key]),
     ).with_io_manager_key("parquet_io_manager")
     for key, description in DESCRIPTIONS.items()
 }

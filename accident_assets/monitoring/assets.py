@@ -20,6 +20,7 @@ import polars as pl
 from accident_assets.france.partitions import france_yearly_partitions
 from accident_assets.monitoring import drift
 from accident_assets.nyc.partitions import NYC_DAILY
+from accident_assets.ownership import ownership
 from accident_assets.resources import AssetStorage
 from accident_assets.training.champion import (
     TRAIN_PARTITIONS,
@@ -27,7 +28,6 @@ from accident_assets.training.champion import (
     current_champion,
     tagged_partitions,
 )
-from accident_assets.training.ownership import ownership
 from accident_assets.training.plots import as_markdown
 from accident_assets.training.tasks import FRANCE, NYC, TaskSpec
 from accident_assets.training.tracking import MlflowTracking, model_version_url

@@ -14,6 +14,7 @@ from accident_assets.nyc import schemas
 from accident_assets.nyc.ingest import CRASHES, FEATURES, RAW, IngestOutcome, IngestPolicy, ingest
 from accident_assets.nyc.partitions import NYC_DAILY, day_of
 from accident_assets.nyc.sources import NycSource
+from accident_assets.ownership import lane_ownership
 from accident_assets.resources import AssetStorage
 from accident_assets.settings import get_settings
 
@@ -53,6 +54,7 @@ DESCRIPTIONS = {
     ),
 }
 UPSTREAM = {RAW: [], CRASHES: [RAW], FEATURES: [CRASHES]}
+STAGES = {RAW: "raw", CRASHES: "clean", FEATURES: "features"}
 SPECS = [
     dg.AssetSpec(
         key,
@@ -61,6 +63,7 @@ SPECS = [
         description=DESCRIPTIONS[key],
         deps=UPSTREAM[key],
         kinds={"polars", "parquet"},
+        **lane_ownership(GROUP, STAGES[key]),
     ).with_io_manager_key("parquet_io_manager")
     for key in (RAW, CRASHES, FEATURES)
 ]

@@ -26,9 +26,9 @@ import polars as pl
 from accident_assets.nyc import features as nf
 from accident_assets.nyc.partitions import NYC_DAILY, NYC_FORECAST_DAILY, day_of, key_of
 from accident_assets.nyc_forecast.store import FORECAST_PATH
+from accident_assets.ownership import ownership
 from accident_assets.resources import AssetStorage
 from accident_assets.training.metrics import regression_metrics
-from accident_assets.training.ownership import ownership
 from accident_assets.training.plots import as_markdown
 from accident_assets.training.tasks import NYC
 

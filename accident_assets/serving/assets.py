@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import polars as pl
 
+from accident_assets.ownership import ownership
 from accident_assets.resources import AssetStorage
 
 # Scoring (pandas, numpy) and the registry (mlflow) are imported in the functions that use them:
@@ -101,6 +102,7 @@ def champion_or_skip(
     io_manager_key="parquet_io_manager",
     output_required=False,
     kinds={"polars", "mlflow"},
+    **ownership("france_priority", "predictions"),
     description=(
         "The champion's predictions for the newest stored france/features year: probability of "
         '"Priority", prediction at the champion\'s threshold, and the model version used.'
@@ -162,6 +164,7 @@ def nyc_cells(storage: AssetStorage, model: "ServedModel", newest: str) -> list[
     io_manager_key="parquet_io_manager",
     output_required=False,
     kinds={"polars", "mlflow"},
+    **ownership("nyc_incidents", "predictions"),
     description=(
         "The champion's expected incidents for every cell-hour of the newest stored nyc/features "
         "day (cells: the champion's training universe), next to the observed incidents."

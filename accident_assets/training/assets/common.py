@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import dagster as dg
 
-from accident_assets.training.ownership import ownership
+from accident_assets.ownership import ownership
 from accident_assets.training.tasks import TaskSpec
 
 T = TypeVar("T")

@@ -8,11 +8,11 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from accident_assets.ownership import ownership
 from accident_assets.resources import AssetStorage
 from accident_assets.training import history, plots
 from accident_assets.training.assets.common import SINGLE_RUN
 from accident_assets.training.comparison import table_metadata
-from accident_assets.training.ownership import ownership
 from accident_assets.training.tasks import TaskSpec
 
 
