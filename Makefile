@@ -28,6 +28,7 @@ dev: $(VENV)  ## Dagster UI and daemon (sensors, automation) on http://127.0.0.1
 	.venv/bin/dg dev --host 127.0.0.1 --port 3000
 
 mlflow-ui: $(VENV)  ## MLflow UI on http://127.0.0.1:5000 over the local tracking store
+	@echo "Runs and models: http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
 	.venv/bin/mlflow ui --backend-store-uri sqlite:///$(ACCIDENT_ASSETS_HOME)/mlflow/mlflow.db --host 127.0.0.1 --port 5000
 
 api: $(VENV)  ## prediction API on http://127.0.0.1:8000

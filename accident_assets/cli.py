@@ -153,7 +153,7 @@ def _summary(seconds: float) -> str:
         "",
         "Where to look:",
         "  Dagster UI:   make dev        -> http://127.0.0.1:3000 (runs, asset metadata, checks, plots)",
-        "  MLflow UI:    make mlflow-ui  -> http://127.0.0.1:5000 (runs, plots, registry)",
+        "  MLflow UI:    make mlflow-ui  -> http://127.0.0.1:5000/#/experiments?workflowType=machine_learning",
         f"  Comparisons:  {settings.storage_root()}/<task>/model_comparison/<as-of>.parquet",
         f"  History:      {settings.storage_root()}/<task>/performance_history.parquet",
         "  Predictions:  make api, or .venv/bin/predict --task france_priority examples/france_flat_record.json",

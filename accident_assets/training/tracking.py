@@ -33,10 +33,12 @@ if TYPE_CHECKING:
     import pandas as pd
     from mlflow.tracking import MlflowClient
 
-# MLflow 3 opens an experiment without this tag in its GenAI view (traces, prompts); tagged as
-# custom model development it opens on its runs, which is what these experiments hold.
+# What these experiments hold (MLflow 3 also knows GenAI kinds: traces, prompts).
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
+# MLflow 3.17's UI opens in its GenAI view (traces, "Detect Issues") whatever the experiment's kind,
+# unless the page's URL (or the browser's last choice) says "model training": every link says so.
+MODEL_TRAINING_VIEW = "workflowType=machine_learning"
 
 FINISHED = "FINISHED"
 FAILED = "FAILED"
@@ -47,12 +49,17 @@ def mlflow_ui_url() -> str:
     return settings.get_settings().mlflow_ui_url.rstrip("/")
 
 
+def ui_page(route: str) -> str:
+    """A page of the MLflow UI (``route`` as in its ``#/...`` URLs), in its model-training view."""
+    return f"{mlflow_ui_url()}/#/{route}?{MODEL_TRAINING_VIEW}"
+
+
 def run_url(experiment_id: str, run_id: str) -> str:
-    return f"{mlflow_ui_url()}/#/experiments/{experiment_id}/runs/{run_id}"
+    return ui_page(f"experiments/{experiment_id}/runs/{run_id}")
 
 
 def model_version_url(name: str, version: str | int) -> str:
-    return f"{mlflow_ui_url()}/#/models/{quote(name)}/versions/{version}"
+    return ui_page(f"models/{quote(name)}/versions/{version}")
 
 
 def artifact_url(run_id: str, path: str) -> str:
@@ -209,4 +216,4 @@ def logged_model_url(experiment_id: str, model_uri: str) -> str | None:
     prefix = "models:/"
     if not experiment_id or not model_uri.startswith(prefix + "m-"):
         return None
-    return f"{mlflow_ui_url()}/#/experiments/{experiment_id}/models/{model_uri[len(prefix) :]}"
+    return ui_page(f"experiments/{experiment_id}/models/{model_uri[len(prefix) :]}")

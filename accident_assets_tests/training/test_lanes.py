@@ -19,7 +19,12 @@ from accident_assets.training import champion_model
 from accident_assets.training.factory import op_name
 from accident_assets.training.mlflow_config import configure_mlflow
 from accident_assets.training.tasks import FRANCE, NYC, TaskSpec
-from accident_assets.training.tracking import artifact_url, mlflow_ui_url
+from accident_assets.training.tracking import (
+    artifact_url,
+    mlflow_ui_url,
+    model_version_url,
+    run_url,
+)
 from accident_assets_tests.training.lanes import (
     as_of_tags,
     build_defs,
@@ -389,16 +394,14 @@ def test_the_champion_shows_its_links_and_the_winners_plots(trained):
             limit=1,
         ).records
         metadata = record.asset_materialization.metadata
-        run_id = metadata["mlflow_run"].value.rsplit("/", 1)[-1]
+        run_id = metadata["mlflow_run"].value.split("?")[0].rsplit("/", 1)[-1]
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("ACCIDENT_ASSETS_HOME", str(home))
             run = configure_mlflow().get_run(run_id)
-        assert metadata["mlflow_run"].value == (
-            f"{mlflow_ui_url()}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
-        )
+        assert metadata["mlflow_run"].value == run_url(run.info.experiment_id, run_id)
         assert metadata["candidate"].value.startswith(run.data.tags["model"])
         assert metadata["champion_model_version"].value == (
-            f"{mlflow_ui_url()}/#/models/{task.name}/versions/{metadata['champion_version'].value}"
+            model_version_url(task.name, metadata["champion_version"].value)
         )
         winner = metadata["winning_fit"].value
         assert winner.to_user_string() == run.data.tags["dagster_asset_key"]

@@ -73,7 +73,8 @@ def test_a_linked_image_shows_in_place_an_embedded_one_does_not() -> None:
     assert len(linked.value) < UI_INLINE_MARKDOWN
     assert linked.value.startswith(
         "[![confusion_matrix](http://127.0.0.1:5000/get-artifact?path=plots%2Fconfusion_matrix.png"
-        f"&run_id={run_id})](http://127.0.0.1:5000/#/experiments/12/runs/{run_id})"
+        f"&run_id={run_id})](http://127.0.0.1:5000/#/experiments/12/runs/{run_id}"
+        "?workflowType=machine_learning)"
     )
     png = plots.comparison_bars(["a", "b"], [0.7, 0.71], "f1")
     assert png.startswith(b"\x89PNG")
@@ -83,9 +84,14 @@ def test_a_linked_image_shows_in_place_an_embedded_one_does_not() -> None:
 def test_mlflow_links_share_one_base_url() -> None:
     base = tracking.mlflow_ui_url()
     assert base == "http://127.0.0.1:5000"
+    # Every page opens in MLflow's model-training view, not its GenAI one.
+    view = "?workflowType=machine_learning"
     assert (
         tracking.model_version_url("nyc_incidents", 3)
-        == f"{base}/#/models/nyc_incidents/versions/3"
+        == f"{base}/#/models/nyc_incidents/versions/3{view}"
     )
-    assert tracking.logged_model_url("7", "models:/m-abc") == f"{base}/#/experiments/7/models/m-abc"
+    assert (
+        tracking.logged_model_url("7", "models:/m-abc")
+        == f"{base}/#/experiments/7/models/m-abc{view}"
+    )
     assert tracking.logged_model_url("7", "runs:/abc/model") is None
