@@ -43,7 +43,8 @@ def png(fig: Figure) -> bytes:
     plt = pyplot()
     buffer = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=DPI)
+    # "tight" keeps labels drawn beside the axes (values, "off scale") and long titles whole.
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
 
