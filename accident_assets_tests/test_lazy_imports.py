@@ -26,6 +26,9 @@ HEAVY = (
     "uvicorn",
     "boto3",
     "requests",
+    "holidays",
+    "h3",
+    "numpy",
 )
 
 
