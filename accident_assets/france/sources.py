@@ -29,12 +29,9 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-import requests
-
 from accident_assets import settings as settings_module
-from accident_assets.france import layouts, sample
+from accident_assets.france import layouts
 from accident_assets.france.reader import TABLES, default_filename
-from accident_assets.http_session import retrying_session
 from accident_assets.resources import SourceResource
 from accident_assets.settings import Settings
 
@@ -136,9 +133,11 @@ class SampleFranceSource(FranceSource):
 
     backend: ClassVar[str] = "sample"
     sample_folder: str = ""
-    sample_years: list[int] = list(sample.DEFAULT_YEARS)  # noqa: RUF012
-    sample_accidents: int = sample.DEFAULT_ACCIDENTS
-    sample_seed: int = sample.SEED
+    # sample.DEFAULT_YEARS, DEFAULT_ACCIDENTS and SEED (a test checks they agree): importing the
+    # generator here would load numpy and polars with the code location.
+    sample_years: list[int] = [2021, 2022]  # noqa: RUF012
+    sample_accidents: int = 4_000
+    sample_seed: int = 20210
 
     def candidates(self, table: str, year: int | str) -> tuple[str, ...]:
         return (default_filename(table, year),)
@@ -150,6 +149,8 @@ class SampleFranceSource(FranceSource):
         where = f"BAAC {table} {year}: {self._location(name)} (sample source)"
         if int(year) not in self.sample_years:
             raise FranceSourceError(f"{where}: the sample has years {self.sample_years} only")
+        from accident_assets.france import sample
+
         folder = sample.ensure_sample(
             self._folder(), [int(year)], self.sample_accidents, self.sample_seed
         )
@@ -265,6 +266,11 @@ class HttpFranceSource(FranceSource):
         return f"{self.base_url.rstrip('/')}/{name}"
 
     def _read(self, name: str, where: str) -> bytes:
+        # imported here: defining the source must not load requests
+        import requests
+
+        from accident_assets.http_session import retrying_session
+
         with retrying_session(retries=3, backoff_factor=0.5) as session:
             try:
                 response = session.get(self._location(name), timeout=self.timeout_seconds)
@@ -284,6 +290,10 @@ class HttpFranceSource(FranceSource):
         return years | {int(k.rsplit("-", 1)[1]) for k in self.file_names}
 
     def _listing(self) -> dict[str, str]:
+        import requests
+
+        from accident_assets.http_session import retrying_session
+
         listing = {}
         with retrying_session(retries=2, backoff_factor=0.5) as session:
             for year in sorted(self._years({})):

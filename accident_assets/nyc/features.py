@@ -6,7 +6,8 @@ lane trains on weeks before the holdout (56 days by default), so a month seen in
 when the data came from rather than anything seasonal, and trees learnt a geocoding backlog
 through it (issue 13: 0.044 incidents per cell-hour for July, 0.007 for August, same cell).
 ``borough`` stays in the tables for grouping but is not a model feature (a point does not give it
-without a shapefile). Nothing here is fitted; encoders live in the training pipeline.
+without a shapefile). Nothing here is fitted; encoders live in the training pipeline. ``h3`` and
+``holidays`` are imported by the functions that use them: defining the assets must not load them.
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ import math
 from functools import cache
 from typing import Any
 
-import h3
-import holidays
-import numpy as np
 import polars as pl
 
 from accident_assets.features import cyclic_encoding
@@ -53,6 +51,8 @@ NYC_TIME_ZONE = "America/New_York"
 
 @cache
 def _holiday_dates(year: int) -> frozenset[dt.date]:
+    import holidays
+
     return frozenset(holidays.country_holidays("US", subdiv="NY", years=year).keys())
 
 
@@ -154,6 +154,8 @@ def point_row(lat: float, lon: float, local_time: dt.datetime, resolution: int) 
     """One point (a New York wall-clock time) -> its ``cell``, ``date``, ``hour`` and
     FEATURE_COLUMNS, in plain Python: serving's path, held equal to :func:`add_feature_columns`
     (training's) by a test. The point is already checked to lie in New York."""
+    import h3
+
     cell = h3.latlng_to_cell(lat, lon, resolution)
     cell_lat, cell_lng = h3.cell_to_latlng(cell)
     date, hour = local_time.date(), local_time.hour
@@ -172,12 +174,13 @@ def point_row(lat: float, lon: float, local_time: dt.datetime, resolution: int) 
     }
 
 
-# The pipeline's input types, as training passes them (polars Int8 -> int8, Utf8 -> object).
+# The pipeline's input types, as training passes them (polars Int8 -> int8, Utf8 -> object); numpy
+# dtype names, not numpy's classes, so that importing the features does not load numpy.
 POINT_DTYPES: dict[str, Any] = {
     "cell": object,
-    "cell_lat": np.float64,
-    "cell_lng": np.float64,
-    **{c: np.int8 for c in ("hour", "weekday", "is_weekend", "is_holiday")},
-    **{f"{c}_{f}": np.float64 for c in ("hour", "weekday") for f in ("sin", "cos")},
+    "cell_lat": "float64",
+    "cell_lng": "float64",
+    **{c: "int8" for c in ("hour", "weekday", "is_weekend", "is_holiday")},
+    **{f"{c}_{f}": "float64" for c in ("hour", "weekday") for f in ("sin", "cos")},
 }
 assert list(POINT_DTYPES) == FEATURE_COLUMNS

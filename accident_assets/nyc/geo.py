@@ -1,14 +1,14 @@
 """Where New York is, and H3 cells of points.
 
 No shapefile: a bounding box of the five boroughs is enough to reject bogus geocodes (``0,0``,
-points in other states); an H3 cell replaces the reference's taxi zones.
+points in other states); an H3 cell replaces the reference's taxi zones. ``h3`` is imported by
+the functions that use it: defining the lane's assets must not load it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-import h3
 import polars as pl
 
 # The five boroughs' extent (Staten Island's south-west tip to the Bronx / Queens edges).
@@ -24,6 +24,8 @@ def cells_of(
     lats: Iterable[float | None], lons: Iterable[float | None], resolution: int
 ) -> list[str | None]:
     """H3 cell of each point; None where the point is missing."""
+    import h3
+
     return [
         None if lat is None or lon is None else h3.latlng_to_cell(lat, lon, resolution)
         for lat, lon in zip(lats, lons, strict=True)
@@ -32,6 +34,8 @@ def cells_of(
 
 def cell_centroids(cells: Iterable[str]) -> pl.DataFrame:
     """One row per distinct cell: ``cell``, ``cell_lat``, ``cell_lng``."""
+    import h3
+
     distinct = sorted(set(cells))
     centres = [h3.cell_to_latlng(c) for c in distinct]
     return pl.DataFrame(
@@ -49,6 +53,8 @@ class GridPathError(ValueError):
 
 
 def cell_centre(cell: str) -> tuple[float, float]:
+    import h3
+
     lat, lng = h3.cell_to_latlng(cell)
     return float(lat), float(lng)
 
@@ -63,6 +69,8 @@ def grid_path(
 ) -> list[str]:
     """The H3 cells from the start's cell to the end's (both included, in order), at most
     ``max_cells`` of them."""
+    import h3
+
     start = h3.latlng_to_cell(start_lat, start_lon, resolution)
     end = h3.latlng_to_cell(end_lat, end_lon, resolution)
     try:

@@ -41,15 +41,20 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import polars as pl
 from pydantic import PrivateAttr
 
-from accident_assets.nyc import sample, socrata
 from accident_assets.nyc.transforms import API_COLUMNS
 from accident_assets.resources import SourceResource
 from accident_assets.settings import Settings
+
+if TYPE_CHECKING:  # the Socrata client brings requests: imported when a client is built
+    from accident_assets.nyc.socrata import SocrataClient
+
+# socrata.DEFAULT_URL (a test checks they agree).
+SOCRATA_URL = "https://data.cityofnewyork.us/resource/h9gi-nx95.json"
 
 TOKEN_ENV_DEFAULT = "NYC_SOCRATA_APP_TOKEN"
 
@@ -146,6 +151,9 @@ class SampleNycSource(NycSource):
         newest = self.newest_day()
         if newest is not None and day > newest:
             return []
+        # imported here: defining the source must not load numpy, h3 and holidays
+        from accident_assets.nyc import sample
+
         return sample.sample_day(day, self.seed)
 
     def day_stats(self, first: dt.date, last: dt.date) -> dict[dt.date, DayStat]:
@@ -159,7 +167,7 @@ class SampleNycSource(NycSource):
 class SocrataNycSource(NycSource):
     """The live Socrata API (``h9gi-nx95``), or any server speaking its SoQL subset."""
 
-    base_url: str = socrata.DEFAULT_URL
+    base_url: str = SOCRATA_URL
     app_token_env: str = TOKEN_ENV_DEFAULT
     page_size: int = 1000
     connect_timeout_s: float = 10.0
@@ -169,10 +177,12 @@ class SocrataNycSource(NycSource):
     max_retry_after_s: int = 120
     day_attempts: int = 3
     # One client per resource instance: it keeps its session and what it learnt about the server.
-    _client: socrata.SocrataClient | None = PrivateAttr(default=None)
+    _client: SocrataClient | None = PrivateAttr(default=None)
 
-    def client(self) -> socrata.SocrataClient:
+    def client(self) -> SocrataClient:
         if self._client is None:
+            from accident_assets.nyc import socrata
+
             self._client = socrata.SocrataClient(
                 self.base_url,
                 app_token=os.environ.get(self.app_token_env) or None,
@@ -388,7 +398,7 @@ class CsvExportNycSource(NycSource):
 def source_from_settings(settings: Settings) -> NycSource:
     """The backend ``ACCIDENT_ASSETS_NYC_SOURCE`` names, with its settings."""
     if settings.nyc_source == "socrata":
-        return SocrataNycSource(base_url=settings.nyc_socrata_url or socrata.DEFAULT_URL)
+        return SocrataNycSource(base_url=settings.nyc_socrata_url or SOCRATA_URL)
     if settings.nyc_source == "csv_export":
         if not settings.nyc_csv:
             raise ValueError(

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import dagster as dg
-import numpy as np
 import polars as pl
 
 from accident_assets.nyc import features as nf
@@ -150,6 +149,8 @@ def scored_day(forecast: pl.DataFrame, features: pl.DataFrame, day: dt.date) -> 
 
 def accuracy_row(scored: pl.DataFrame, day: dt.date, model_version: str) -> pl.DataFrame:
     """One row: the day, the model, the metrics and the actual and expected totals."""
+    import numpy as np
+
     y = scored.get_column(nf.TARGET).to_numpy().astype(float)
     predicted = scored.get_column("expected_incidents").to_numpy().astype(float)
     metrics = regression_metrics(y, predicted)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-import numpy as np
 import polars as pl
 
 from accident_assets.training.fitting import FitResult
@@ -90,6 +89,8 @@ def verdict(spec: TaskSpec, frame: pl.DataFrame) -> str:
 
 
 def table_metadata(frame: pl.DataFrame) -> dg.MetadataValue:
+    import numpy as np
+
     shown = frame.drop([c for c in ("model_uri",) if c in frame.columns])
     schema = dg.TableSchema(
         columns=[dg.TableColumn(name, str(dtype)) for name, dtype in shown.schema.items()]

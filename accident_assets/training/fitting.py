@@ -1,8 +1,8 @@
 """Fit one candidate (default parameters or an Optuna study) and log it to MLflow.
 
 These functions do the work of the ``model_fits`` and ``tuned_fits`` assets; the assets only wire
-configuration, resources and metadata. MLflow, Optuna and the estimators' libraries are imported
-by the functions that fit: defining the assets must not load them.
+configuration, resources and metadata. MLflow, Optuna, numpy and the estimators' libraries are
+imported by the functions that fit: defining the assets must not load them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 
 from accident_assets.training import models, plots
@@ -21,6 +20,7 @@ from accident_assets.training.tasks import TaskSpec, TrainingSet
 from accident_assets.training.tracking import MlflowTracking, as_params, log_model, log_png
 
 if TYPE_CHECKING:
+    import numpy as np
     import optuna
 
 Log = Callable[[str], None]
@@ -51,6 +51,8 @@ class FitResult:
 def diagnostic_plots(
     spec: TaskSpec, pipeline: Any, holdout: pl.DataFrame, y: np.ndarray, predicted: np.ndarray
 ) -> dict[str, bytes]:
+    import numpy as np
+
     out: dict[str, bytes] = {}
     if spec.kind == "classification":
         out["confusion_matrix"] = plots.confusion_matrix(
@@ -100,6 +102,7 @@ def _log_fit(
     predicted: np.ndarray,
 ) -> tuple[str, dict[str, bytes]]:
     import mlflow
+    import numpy as np
 
     started = time.perf_counter()
     mlflow.log_params(as_params(params))
@@ -177,6 +180,7 @@ def inner_split(
     spec: TaskSpec, train: pl.DataFrame, fraction: float
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A validation split inside the training data, so that tuning never sees the holdout."""
+    import numpy as np
     from sklearn.model_selection import train_test_split
 
     if spec.kind == "classification":
@@ -263,6 +267,7 @@ def tune(
     LightGBM / XGBoost trial still fitting at the deadline is stopped (pruned). With no trial
     complete in time, the default parameters are refitted."""
     import mlflow
+    import numpy as np
     import optuna
 
     kind = spec.candidates[model]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import polars as pl
 
 from accident_assets.training import plots
@@ -118,6 +117,8 @@ def summary_lines(spec: TaskSpec, summary: pl.DataFrame) -> list[str]:
 def history_plot(spec: TaskSpec, history: pl.DataFrame) -> bytes:
     """The primary metric per as-of partition: one line per default model, baselines dashed,
     each partition's candidate circled, promotions starred."""
+    import numpy as np
+
     plt = plots.pyplot()
 
     keys = sorted(history.get_column("as_of").unique().to_list())

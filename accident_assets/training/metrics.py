@@ -1,13 +1,17 @@
 """Holdout metrics of both tasks, as plain dicts of floats (logged to MLflow and Dagster alike).
 
-scikit-learn is imported by the functions that use it: defining the assets must not load it.
+numpy and scikit-learn are imported by the functions that use them: defining the assets must not
+load them.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 CLASSIFICATION_THRESHOLD = 0.5
 # Poisson deviance is undefined for a zero prediction; forests do predict exact zeros.
@@ -18,6 +22,7 @@ def classification_metrics(
     y_true: np.ndarray, proba: np.ndarray, threshold: float = CLASSIFICATION_THRESHOLD
 ) -> dict[str, float]:
     """F1/precision/recall of class 1 ("Priority") at ``threshold``, ROC AUC and PR AUC."""
+    import numpy as np
     from sklearn import metrics as skm
 
     y_true = np.asarray(y_true).astype(int)
@@ -43,6 +48,7 @@ CAPTURE_FRACTIONS = {"capture_1pct": 0.01, "capture_5pct": 0.05}
 def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     """Mean Poisson deviance (predictions clipped to a tiny positive rate), RMSE, MAE and the
     hotspot capture shares (:data:`CAPTURE_FRACTIONS`)."""
+    import numpy as np
     from sklearn import metrics as skm
 
     y_true = np.asarray(y_true, dtype=float)
@@ -66,6 +72,8 @@ def calibration_by_decile(
     """Mean predicted and mean observed count per bin of predictions (deciles by default, rank
     based so that ties at zero do not merge bins): a calibrated model has them equal in every
     bin, where RMSE would hide a model that is right on average and wrong at both ends."""
+    import numpy as np
+
     y_true = np.asarray(y_true, dtype=float)
     predicted = np.asarray(predicted, dtype=float)
     if y_true.shape != predicted.shape or y_true.ndim != 1:
@@ -96,6 +104,8 @@ def capture_share(y_true: np.ndarray, predicted: np.ndarray, top_fraction: float
     ``slots / tied`` of its observed value (the expected capture under a random tie-break). The
     result therefore does not depend on the order of the rows. NaN when nothing was observed.
     """
+    import numpy as np
+
     if not 0 < top_fraction <= 1:
         raise ValueError(f"top_fraction must be in (0, 1], got {top_fraction!r}")
     y_true = np.asarray(y_true, dtype=float)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-import numpy as np
 
 from accident_assets.training.metrics import CLASSIFICATION_THRESHOLD
 
@@ -293,6 +292,8 @@ def feature_names(pipeline: Any) -> list[str]:
 
 def feature_importance(pipeline: Any) -> dict[str, float] | None:
     """The estimator's own importances (|coef| for linear models); None when it has none."""
+    import numpy as np
+
     model = pipeline.named_steps["model"]
     if hasattr(model, "feature_importances_"):
         values = np.asarray(model.feature_importances_, dtype=float)

@@ -1,7 +1,7 @@
 """Diagnostic plots as PNG bytes: logged to MLflow and shown in Dagster asset metadata.
 
-matplotlib (and scikit-learn's displays) are imported by the functions that draw: defining the
-assets must not load them. :func:`pyplot` is the one way in, with the file-only backend.
+numpy, matplotlib (and scikit-learn's displays) are imported by the functions that draw: defining
+the assets must not load them. :func:`pyplot` is the one way in, with the file-only backend.
 
 How the Dagster UI (1.13) shows a plot: it has no image metadata type; markdown metadata is
 rendered in place when it is shorter than 1,000 characters and behind "[Show Markdown]"
@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import numpy as np
 
 from accident_assets.training.metrics import calibration_by_decile
 
 if TYPE_CHECKING:
+    import numpy as np
     from matplotlib.figure import Figure
 
 DPI = 80
@@ -50,6 +50,7 @@ def png(fig: Figure) -> bytes:
 
 
 def confusion_matrix(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> bytes:
+    import numpy as np
     from sklearn import metrics as skm
 
     plt = pyplot()
@@ -68,6 +69,7 @@ def confusion_matrix(y_true: np.ndarray, proba: np.ndarray, threshold: float) ->
 
 
 def roc_pr_curves(y_true: np.ndarray, proba: np.ndarray) -> bytes:
+    import numpy as np
     from sklearn import metrics as skm
 
     plt = pyplot()
@@ -113,6 +115,8 @@ def predicted_vs_actual(y_true: np.ndarray, predicted: np.ndarray) -> bytes:
 
 
 def error_by_hour(hours: np.ndarray, y_true: np.ndarray, predicted: np.ndarray) -> bytes:
+    import numpy as np
+
     plt = pyplot()
     hours = np.asarray(hours, dtype=int)
     err = np.asarray(predicted, dtype=float) - np.asarray(y_true, dtype=float)

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
-import h3
-import numpy as np
 import polars as pl
 
 from accident_assets.france import features as france_features
@@ -29,7 +27,8 @@ from accident_assets.training.metrics import (
     regression_metrics,
 )
 
-if TYPE_CHECKING:  # pandas and scikit-learn are imported by the steps that fit and score
+if TYPE_CHECKING:  # numpy, pandas and scikit-learn are imported by the steps that use them
+    import numpy as np
     import pandas as pd
 
 
@@ -159,6 +158,8 @@ class TaskSpec:
 
     def predict(self, pipeline: object, X: pd.DataFrame) -> np.ndarray:
         """Probability of class 1, or the expected count."""
+        import numpy as np
+
         if self.kind == "classification":
             return pipeline.predict_proba(X)[:, 1]  # type: ignore[attr-defined]
         return np.asarray(pipeline.predict(X), dtype=float)  # type: ignore[attr-defined]
@@ -211,6 +212,7 @@ def split_france(
 ) -> tuple[pl.DataFrame, pl.DataFrame, str]:
     """The as-of year held out, earlier years for training; one year alone is split at random
     (stratified)."""
+    import numpy as np
     from sklearn.model_selection import train_test_split
 
     year = pl.col("year").cast(pl.Utf8)
@@ -274,6 +276,8 @@ def assemble_nyc(frames: Mapping[str, pl.DataFrame], window: AsOfWindow) -> pl.D
 
 
 def nyc_feature_tags(frame: pl.DataFrame) -> dict[str, str]:
+    import h3  # imported here: defining the lanes must not load h3
+
     cells = frame.get_column("cell").drop_nulls()
     return {"h3_resolution": str(h3.get_resolution(cells[0]))} if len(cells) else {}
 

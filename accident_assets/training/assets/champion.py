@@ -10,10 +10,9 @@ registered version) and the winning fit's key plots.
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import numpy as np
 import polars as pl
 
 from accident_assets.training import champion as rules
@@ -23,6 +22,9 @@ from accident_assets.training.assets.metadata import mlflow_plot_metadata, run_l
 from accident_assets.training.comparison import beats, best_baseline, best_model, verdict
 from accident_assets.training.tasks import TaskSpec, TrainingSet
 from accident_assets.training.tracking import MlflowTracking, model_version_url
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class ChampionConfig(dg.Config):
@@ -176,14 +178,14 @@ def load_pipeline(model_uri: str) -> Any:
     return load_logged(model_uri)[0]
 
 
-def score_pipeline(spec: TaskSpec, pipeline: Any, X: Any, y: np.ndarray) -> float:
+def score_pipeline(spec: TaskSpec, pipeline: Any, X: Any, y: "np.ndarray") -> float:
     predicted = spec.predict(pipeline, X)
     return spec.score(y, predicted, threshold=models.decision_threshold(pipeline))[
         spec.primary_metric
     ]
 
 
-def score_model(spec: TaskSpec, model_uri: str, X: Any, y: np.ndarray) -> float:
+def score_model(spec: TaskSpec, model_uri: str, X: Any, y: "np.ndarray") -> float:
     """The primary metric of a logged or registered model on (X, y)."""
     return score_pipeline(spec, load_pipeline(model_uri), X, y)
 
