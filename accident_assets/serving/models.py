@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from accident_assets import settings
 from accident_assets.settings import TRACKING_URI_ENV
 from accident_assets.training.champion import CHAMPION, TRAINED_ON, tagged_partitions
+from accident_assets.training.mlflow_config import sqlite_store_path
 
 # mlflow (and sklearn, through training.metrics) are imported where a registry is read or a model
 # loaded: the forecast assets import this module when the Dagster code location loads, which
@@ -89,18 +90,6 @@ def reader_tracking_uri() -> str:
     """The store training writes to: ``MLFLOW_TRACKING_URI``, else the state directory's sqlite
     file. Serving only reads: a missing sqlite file is an error (:func:`require_store`)."""
     return settings.get_settings().tracking_uri
-
-
-def sqlite_store_path(uri: str) -> Path | None:
-    """The file of a ``sqlite:`` tracking URI; None for other schemes and in-memory databases."""
-    if not uri.startswith("sqlite:"):
-        return None
-    from sqlalchemy.engine import make_url
-
-    database = make_url(uri).database
-    if not database or database == ":memory:":
-        return None
-    return Path(database).absolute()
 
 
 def require_store(uri: str) -> None:

@@ -20,19 +20,14 @@ from mlflow.tracking import MlflowClient
 import accident_assets
 from accident_assets.serving.pyfunc import FRANCE, AccidentModel
 from accident_assets.training.metrics import CLASSIFICATION_THRESHOLD
-from accident_assets.training.tracking import quiet_loggers
+from accident_assets.training.tracking import MODEL_PACKAGES, quiet_loggers
 
 ARTIFACT_NAME = "champion_model"
 # What unpickling the pipeline and scoring a raw record import (pyarrow: polars -> pandas;
 # tzdata: New York time where the OS has no zone database). Pinned explicitly: MLflow would
 # otherwise infer them by loading the model in a subprocess, seconds per promotion.
 SCORING_PACKAGES = (
-    "scikit-learn",
-    "imbalanced-learn",
-    "xgboost-cpu",
-    "lightgbm",
-    "pandas",
-    "numpy",
+    *MODEL_PACKAGES,
     "polars",
     "pyarrow",
     "pydantic",

@@ -68,21 +68,15 @@ def artifact_url(run_id: str, path: str) -> str:
     return f"{mlflow_ui_url()}/get-artifact?{urlencode({'path': path, 'run_id': run_id})}"
 
 
+# What unpickling a fitted pipeline imports.
+MODEL_PACKAGES = ("scikit-learn", "imbalanced-learn", "xgboost-cpu", "lightgbm", "pandas", "numpy")
+
+
 @functools.cache
 def pip_requirements() -> list[str]:
     """Explicit requirements: MLflow would otherwise infer them by importing the model in a
     subprocess (seconds per logged model)."""
-    return [
-        f"{name}=={version(name)}"
-        for name in (
-            "scikit-learn",
-            "imbalanced-learn",
-            "xgboost-cpu",
-            "lightgbm",
-            "pandas",
-            "numpy",
-        )
-    ]
+    return [f"{name}=={version(name)}" for name in MODEL_PACKAGES]
 
 
 class MlflowTracking(dg.ConfigurableResource):
