@@ -147,8 +147,13 @@ def pandera_check(
     def _check(context: dg.AssetCheckExecutionContext, frame):
         if isinstance(frame, Mapping):
             frames = frame
+        elif context.has_partition_key or context.has_partition_key_range:
+            # A range of one partition (what a single-run backfill of one day sends) loads one
+            # frame, as a single partition key does.
+            [partition] = context.partition_keys
+            frames = {partition: frame}
         else:
-            frames = {context.partition_key if context.has_partition_key else "": frame}
+            frames = {"": frame}
         results = {}
         for partition, one in sorted(frames.items()):
             failures = validate(schema, one)
@@ -177,15 +182,6 @@ def failure_summary(schema_name: str, failures: pl.DataFrame) -> str:
         for row in groups.iter_rows(named=True)
     ]
     return f"Pandera schema {schema_name} failed:\n  " + "\n  ".join(lines)
-
-
-def failures_by_partition(schema: Any, frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame | None:
-    found = []
-    for key, frame in sorted(frames.items()):
-        failures = validate(schema, frame)
-        if failures is not None:
-            found.append(failures.select(pl.lit(key).alias("partition"), pl.all()))
-    return pl.concat(found, how="diagonal") if found else None
 
 
 def column_schema(

@@ -24,6 +24,8 @@ import dagster as dg
 import polars as pl
 from upath import UPath
 
+from accident_assets.checks import column_schema
+
 
 class ManyPartitionsIOManager(dg.UPathIOManager):
     """A UPath IO manager that also stores a run over several partitions (a single-run backfill):
@@ -65,7 +67,7 @@ class ParquetIOManager(ManyPartitionsIOManager):
             return {}
         return {
             "dagster/row_count": obj.height,
-            "dagster/column_schema": table_schema(obj),
+            "dagster/column_schema": column_schema(obj.schema),
         }
 
     def load_input(self, context: dg.InputContext) -> Any:
@@ -99,12 +101,6 @@ class PickleIOManager(ManyPartitionsIOManager):
 def write_parquet_atomic(frame: pl.DataFrame, path: UPath) -> None:
     """Serialize first, then publish in one step: a failure never replaces the good file."""
     _write_bytes_atomic(_parquet_bytes(frame), path)
-
-
-def table_schema(frame: pl.DataFrame) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
-    )
 
 
 def asset_storage_path(root: str, asset_key: dg.AssetKey) -> UPath:

@@ -36,7 +36,10 @@ class Settings(BaseSettings):
     """The platform's configuration. Field ``x`` is read from ``ACCIDENT_ASSETS_X`` unless its
     ``validation_alias`` names another variable (``DAGSTER_HOME``, ``MLFLOW_TRACKING_URI``)."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+    # populate_by_name: ``Settings(dagster_home_dir=...)`` works as well as the variable.
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="ignore", populate_by_name=True
+    )
 
     # -- state --------------------------------------------------------------------------------
     home: Path = Field(Path("var"), description="root of the state directory (relative: to cwd)")

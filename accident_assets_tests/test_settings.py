@@ -81,3 +81,9 @@ def test_build_defs_binds_the_backends_the_settings_name(monkeypatch, tmp_path: 
     assert replaced.resources["nyc_source"] == SampleNycSource(seed=3)
     with pytest.raises(ValueError, match="needs ACCIDENT_ASSETS_NYC_CSV"):
         build_defs()
+
+
+def test_fields_can_be_given_by_name_as_well_as_by_variable(tmp_path: Path):
+    given = Settings(dagster_home_dir=tmp_path / "instance", mlflow_tracking_uri="sqlite:///x.db")
+    assert given.dagster_home == tmp_path / "instance"
+    assert given.tracking_uri == "sqlite:///x.db"

@@ -328,4 +328,4 @@ def source_from_settings(settings: Settings) -> FranceSource:
         return S3FranceSource(bucket=settings.france_bucket, prefix=settings.france_prefix)
     if settings.france_source == "http":
         return HttpFranceSource(base_url=settings.france_base_url)
-    return SampleFranceSource()
+    return SampleFranceSource(sample_folder=str(settings.sources_root / "france_sample"))

@@ -15,6 +15,7 @@ import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 from accident_assets import settings
 
@@ -58,7 +59,15 @@ def _store_lock(uri: str) -> Iterator[bool]:
         yield False
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
+    try:
+        lock = open(path.with_name(path.name + ".lock"), "w")  # noqa: SIM115 (closed below)
+    except OSError:
+        # A store that cannot be written beside (a read-only mount that serving reads) is
+        # never created by this process: nothing to guard.
+        yield True
+        _created.add(uri)
+        return
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield True
@@ -92,10 +101,12 @@ def ensure_experiment(client: MlflowClient, name: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
+    # A tracking server keeps artifacts where it is configured to (its clients could not read
+    # a folder of this machine); a local store keeps them under the state directory.
+    local = urlparse(client.tracking_uri).scheme in ("", "file", "sqlite")
+    location = (Path(artifact_location()) / name).as_uri() if local else None
     try:
-        return client.create_experiment(
-            name, artifact_location=(Path(artifact_location()) / name).as_uri()
-        )
+        return client.create_experiment(name, artifact_location=location)
     except mlflow.exceptions.MlflowException:
         # Another process created it between our lookup and our create.
         experiment = client.get_experiment_by_name(name)

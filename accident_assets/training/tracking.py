@@ -130,7 +130,8 @@ class MlflowTracking(dg.ConfigurableResource):
         """End every run this resource opened that is still RUNNING (called at teardown)."""
         import mlflow
 
-        while mlflow.active_run() is not None:
+        # Only this resource's runs: a run the caller opened around the job is theirs to end.
+        while (active := mlflow.active_run()) is not None and active.info.run_id in self._opened:
             mlflow.end_run(status=status)
         if not self._opened:
             return

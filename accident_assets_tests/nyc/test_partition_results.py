@@ -77,6 +77,21 @@ def test_each_day_of_a_range_run_has_its_own_row_count_and_check_results(state_h
         assert found == {k: [SUCCEEDED] for k in KEYS}, check_key.to_user_string()
 
 
+def test_a_range_of_one_day_records_that_day(state_home: Path):
+    """A single-run backfill of one day (what the UI and automation send for one partition) is a
+    range, not a partition key: every check still has one result, for that day."""
+    from accident_assets.nyc.run import ingest_job
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = ingest_job(SampleNycSource()).execute_in_process(
+        instance=instance, tags=range_tags(DAYS[0], DAYS[0]), raise_on_error=False
+    )
+    assert result.success
+    for check_key in CHECK_KEYS:
+        found = statuses(instance, check_key, result.run_id)
+        assert found == {KEYS[0]: [SUCCEEDED]}, check_key.to_user_string()
+
+
 def _break_crashes_of(partition: str) -> None:
     """Store a day whose crashes table breaks the schema (a negative injured count), as a bug
     or a hand edit of the storage would; the day's other tables stay as they were."""

@@ -71,10 +71,13 @@ def test_explicit_tracking_uri_is_where_runs_go(state_home: Path, tmp_path: Path
 def test_resource_teardown_ends_a_run_a_step_left_open(state_home: Path):
     """A step that opened an MLflow run and never closed it (interrupted between the two): the
     resource's teardown ends it FAILED, without any hook on the job."""
+    left_open = []
 
     @dg.asset
     def leaves_a_run_open(mlflow: MlflowTracking) -> None:
-        mlflow.start_run("t4", "interrupted", {}).__enter__()
+        # Held, so that dropping the context manager does not close the run by itself.
+        left_open.append(mlflow.start_run("t4", "interrupted", {}))
+        left_open[-1].__enter__()
         raise RuntimeError("interrupted after opening the run")
 
     result = dg.materialize(
@@ -87,18 +90,21 @@ def test_resource_teardown_ends_a_run_a_step_left_open(state_home: Path):
     assert _statuses(configure_mlflow(), "t4") == ["FAILED"]
 
 
-def test_experiments_open_on_runs_in_the_mlflow_ui(state_home: Path):
-    """MLflow 3 opens an untagged experiment in its GenAI view; ours are tagged model training,
-    also one created without the tag (e.g. before it existed)."""
-    from accident_assets.training.mlflow_config import ensure_experiment
-    from accident_assets.training.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
+def test_resource_teardown_leaves_the_callers_run_alone(state_home: Path):
+    """A run the caller opened around an in-process job is the caller's to end."""
+    import mlflow
 
-    client = configure_mlflow()
-    ensure_experiment(client, "older")
-    assert EXPERIMENT_KIND_TAG not in client.get_experiment_by_name("older").tags
-    tracking = MlflowTracking()
-    for name in ("older", "new"):
-        with tracking.start_run(name, "a run", {}):
-            pass
-        tags = client.get_experiment_by_name(name).tags
-        assert tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND == "custom_model_development"
+    @dg.asset
+    def reads_the_registry(mlflow: MlflowTracking) -> None:
+        mlflow.client().search_registered_models()
+
+    configure_mlflow()
+    with mlflow.start_run(run_name="the caller's") as callers:
+        result = dg.materialize(
+            [reads_the_registry],
+            resources={"mlflow": MlflowTracking()},
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+        assert result.success
+        assert mlflow.active_run().info.run_id == callers.info.run_id
+    assert configure_mlflow().get_run(callers.info.run_id).info.status == "FINISHED"
