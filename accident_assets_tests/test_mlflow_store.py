@@ -32,3 +32,42 @@ def test_parallel_processes_create_one_store(tmp_path: Path):
     errors = [p.communicate(timeout=120)[1] for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0, 0], "\n".join(errors)
     assert MlflowClient(uri).get_experiment_by_name("parallel") is not None
+
+
+def test_experiments_on_a_tracking_server_keep_the_servers_artifact_store(tmp_path: Path):
+    """A server's clients cannot read a folder of the machine that created the experiment, so
+    the experiment takes the server's artifact store, not the state directory."""
+    import os
+    import signal
+    import socket
+    import urllib.request
+
+    from accident_assets.training.mlflow_config import configure_mlflow, ensure_experiment
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mlflow = Path(sys.executable).with_name("mlflow")
+    server = subprocess.Popen(
+        [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "server-artifacts")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise AssertionError("mlflow server did not start") from None
+                time.sleep(0.5)
+        client = configure_mlflow(url)
+        experiment = client.get_experiment(ensure_experiment(client, "on_a_server"))
+        assert experiment.artifact_location.startswith("mlflow-artifacts:")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
