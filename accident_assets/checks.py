@@ -1,9 +1,9 @@
 """Pandera schemas run as Dagster asset checks, with failure cases shown in the UI, and the
 per-partition results of checks run over a range of partitions (a single-run backfill).
 
-pandera is imported only where a frame is validated: importing it costs ~0.4 s, and every code
-location load, sensor tick and run worker imports the modules that define checks. Schemas are
-declared as :class:`LazySchema` and built on first use.
+pandera and polars are imported only where a frame is validated: importing them costs ~0.5 s, and
+every code location load, sensor tick and run worker imports the modules that define checks.
+Schemas are declared as :class:`LazySchema` and built on first use.
 """
 
 import functools
@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import polars as pl
 
 if TYPE_CHECKING:
     import pandera.polars as pa
+    import polars as pl
 
 MAX_FAILURE_ROWS = 20
 MAX_LOGGED_VALUES = 5
@@ -51,12 +51,13 @@ def resolve(schema: Any) -> Any:
     return schema.get() if isinstance(schema, LazySchema) else schema
 
 
-def validate(schema: Any, frame: pl.DataFrame) -> pl.DataFrame | None:
+def validate(schema: Any, frame: "pl.DataFrame") -> "pl.DataFrame | None":
     """Validate an eager frame (a LazyFrame would only get its schema checked).
 
     ``schema``: a pandera (polars) schema or model, or a :class:`LazySchema`. Returns None when
     valid, else the failure cases as a frame.
     """
+    import polars as pl
     from pandera.errors import SchemaErrors
 
     try:
@@ -70,7 +71,7 @@ def validate(schema: Any, frame: pl.DataFrame) -> pl.DataFrame | None:
 
 
 def check_result(
-    schema_name: str, frame: pl.DataFrame, failures: pl.DataFrame | None
+    schema_name: str, frame: "pl.DataFrame", failures: "pl.DataFrame | None"
 ) -> dg.AssetCheckResult:
     metadata: dict[str, dg.RawMetadataValue] = {"schema": schema_name, "rows": frame.height}
     if failures is not None:
@@ -169,8 +170,10 @@ def pandera_check(
     return _check
 
 
-def failure_summary(schema_name: str, failures: pl.DataFrame) -> str:
+def failure_summary(schema_name: str, failures: "pl.DataFrame") -> str:
     """One line per failing (partition, column, check) with its first failing values."""
+    import polars as pl
+
     keys = [c for c in ("partition", "column", "check") if c in failures.columns]
     groups = failures.group_by(keys, maintain_order=True).agg(
         pl.len().alias("n"), pl.col("failure_case").head(MAX_LOGGED_VALUES).alias("values")
@@ -198,7 +201,7 @@ def column_schema(
     )
 
 
-def markdown_table(frame: pl.DataFrame) -> str:
+def markdown_table(frame: "pl.DataFrame") -> str:
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
     rows = [

@@ -4,6 +4,9 @@
 written atomically so that a failed or interrupted write never replaces a good partition. The
 ingestion lanes go one step further (see "Committed partitions" below): the tables of one
 partition are validated in memory and committed together through a manifest.
+
+polars is imported where a frame is read: the resources built on this module are defined when the
+code location loads, which must not load polars (a frame to write already has it loaded).
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import polars as pl
 from upath import UPath
 
 from accident_assets.checks import column_schema
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 class ManyPartitionsIOManager(dg.UPathIOManager):
@@ -60,9 +65,13 @@ class ParquetIOManager(ManyPartitionsIOManager):
         write_parquet_atomic(obj, path)
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pl.DataFrame:
+        import polars as pl
+
         return pl.read_parquet(path)
 
     def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, dg.RawMetadataValue]:
+        import polars as pl
+
         if not isinstance(obj, pl.DataFrame):
             return {}
         return {
@@ -119,6 +128,8 @@ def stored_partitions(root: str, asset_key: dg.AssetKey) -> list[str]:
 
 
 def read_partitions(root: str, asset_key: dg.AssetKey, keys: list[str]) -> dict[str, pl.DataFrame]:
+    import polars as pl
+
     if committed_lane(asset_key) is not None:
         return {key: read_committed(root, asset_key, key) for key in keys}
     folder = asset_storage_path(root, asset_key)
@@ -234,6 +245,8 @@ def stored_versions(root: str, asset_key: dg.AssetKey) -> dict[str, str]:
 
 
 def read_committed(root: str, asset_key: dg.AssetKey, partition: str) -> pl.DataFrame:
+    import polars as pl
+
     lane = committed_lane(asset_key)
     assert lane is not None, f"{asset_key.to_user_string()} is not a committed table"
     commit = current_commit(root, lane, partition)

@@ -4,10 +4,9 @@ class of the source resources."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import dagster as dg
-import polars as pl
 from dagster._core.definitions.definition_config_schema import DefinitionConfigSchema
 from pydantic import ConfigDict
 
@@ -22,6 +21,9 @@ from accident_assets.io_manager import (
     stored_versions,
 )
 from accident_assets.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 class AssetStorage(dg.ConfigurableResource):

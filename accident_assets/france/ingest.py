@@ -27,14 +27,12 @@ import polars as pl
 from accident_assets import checks
 from accident_assets.france import features as feature_module
 from accident_assets.france import schemas
-from accident_assets.france.reader import TABLES, BaacFormatError, read_table
+from accident_assets.france.keys import ACCIDENTS, FEATURES, RAW_KEYS
+from accident_assets.france.layouts import TABLES
+from accident_assets.france.reader import BaacFormatError, read_table
 from accident_assets.france.transforms import check_year, merge_accidents, year_warnings
 from accident_assets.io_manager import Commit
 
-LANE = "france"
-RAW_KEYS = {table: dg.AssetKey([LANE, f"raw_{table}"]) for table in TABLES}
-ACCIDENTS = dg.AssetKey([LANE, "accidents"])
-FEATURES = dg.AssetKey([LANE, "features"])
 TABLE_SCHEMAS = {
     **{RAW_KEYS[t]: schemas.RAW_SCHEMAS[t] for t in TABLES},
     ACCIDENTS: schemas.ACCIDENTS,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from accident_assets.checks import LazySchema
-from accident_assets.france import codes, features, transforms
+from accident_assets.france import codes, features, keys, transforms
 from accident_assets.france.reader import COLUMNS
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def raw_schema(table: str) -> pa.DataFrameSchema:
 
 
 RAW_SCHEMAS = {
-    table: LazySchema(f"france_raw_{table}", functools.partial(raw_schema, table))
+    table: LazySchema(keys.SCHEMA_NAMES[keys.RAW_KEYS[table]], functools.partial(raw_schema, table))
     for table in COLUMNS
 }
 
@@ -166,5 +166,5 @@ def _features() -> pa.DataFrameSchema:
     )
 
 
-ACCIDENTS = LazySchema("france_accidents", _accidents)
-FEATURES = LazySchema("france_features", _features)
+ACCIDENTS = LazySchema(keys.SCHEMA_NAMES[keys.ACCIDENTS], _accidents)
+FEATURES = LazySchema(keys.SCHEMA_NAMES[keys.FEATURES], _features)

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 from accident_assets import settings as settings_module
 from accident_assets.france import layouts
-from accident_assets.france.reader import TABLES, default_filename
+from accident_assets.france.layouts import TABLES
 from accident_assets.resources import SourceResource
 from accident_assets.settings import Settings
 
@@ -140,12 +140,12 @@ class SampleFranceSource(FranceSource):
     sample_seed: int = 20210
 
     def candidates(self, table: str, year: int | str) -> tuple[str, ...]:
-        return (default_filename(table, year),)
+        return (layouts.canonical_name(table, year),)
 
     def fetch(self, year: int | str, table: str) -> bytes:
         if table not in TABLES:
             raise ValueError(f"unknown BAAC table {table!r}; expected one of {', '.join(TABLES)}")
-        name = default_filename(table, year)
+        name = layouts.canonical_name(table, year)
         where = f"BAAC {table} {year}: {self._location(name)} (sample source)"
         if int(year) not in self.sample_years:
             raise FranceSourceError(f"{where}: the sample has years {self.sample_years} only")
@@ -159,7 +159,7 @@ class SampleFranceSource(FranceSource):
     def releases(self) -> dict[int, dict[str, str]]:
         return {
             int(y): {
-                t: f"{default_filename(t, y)} sample:{self.sample_accidents}:{self.sample_seed}"
+                t: f"{layouts.canonical_name(t, y)} sample:{self.sample_accidents}:{self.sample_seed}"
                 for t in TABLES
             }
             for y in self.sample_years

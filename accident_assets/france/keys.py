@@ -1,0 +1,20 @@
+"""The asset keys of the French lane and the names of their Pandera schemas.
+
+A light module (no polars): the asset, check and sensor definitions need them when the code
+location loads, and so do the logic modules (:mod:`accident_assets.france.ingest`,
+:mod:`accident_assets.france.schemas`).
+"""
+
+import dagster as dg
+
+from accident_assets.france.layouts import TABLES
+
+LANE = "france"
+RAW_KEYS = {table: dg.AssetKey([LANE, f"raw_{table}"]) for table in TABLES}
+ACCIDENTS = dg.AssetKey([LANE, "accidents"])
+FEATURES = dg.AssetKey([LANE, "features"])
+SCHEMA_NAMES = {
+    **{RAW_KEYS[t]: f"france_raw_{t}" for t in TABLES},
+    ACCIDENTS: "france_accidents",
+    FEATURES: "france_features",
+}
