@@ -9,16 +9,18 @@ rows), never the zero-filled training frame. Columns whose value is fixed by the
 many would always "drift" on them.
 
 One partition per run: the ``drift_below_threshold`` check is evaluated per partition.
+
+The step imports the comparison (:mod:`accident_assets.monitoring.drift`) in its body: it loads
+polars; defining the assets must not.
 """
 
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dagster as dg
-import polars as pl
 
 from accident_assets.france.partitions import france_yearly_partitions
-from accident_assets.monitoring import drift
+from accident_assets.monitoring import defaults
 from accident_assets.nyc.partitions import NYC_DAILY
 from accident_assets.ownership import ownership
 from accident_assets.resources import AssetStorage
@@ -43,8 +45,8 @@ NYC_DAY_CONSTANT = ("weekday", "is_weekend", "is_holiday", "weekday_sin", "weekd
 class DriftConfig(dg.Config):
     drift_share_threshold: float = 0.3
     """The check warns when the share of drifted columns is above this."""
-    max_reference_rows: int = drift.DEFAULT_MAX_REFERENCE_ROWS
-    """Reference rows above this are sampled down (seed ``drift.SAMPLE_SEED``)."""
+    max_reference_rows: int = defaults.DEFAULT_MAX_REFERENCE_ROWS
+    """Reference rows above this are sampled down (seed ``defaults.SAMPLE_SEED``)."""
 
 
 def reference_partitions(tags: dict[str, str]) -> tuple[list[str], str | None]:
@@ -59,6 +61,8 @@ def reference_partitions(tags: dict[str, str]) -> tuple[list[str], str | None]:
 def _not_compared(
     reason: str, threshold: float, extra: dict[str, Any]
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    from accident_assets.monitoring import drift
+
     yield dg.Output(drift.empty_table(), metadata={"status": reason, **extra})
     yield dg.AssetCheckResult(
         check_name=CHECK_NAME,
@@ -102,7 +106,7 @@ def drift_asset(
         ],
         description=(
             f"Per-column drift (Evidently: Wasserstein normed for numeric, Jensen–Shannon for "
-            f"categorical, threshold {drift.COLUMN_THRESHOLD}) of a {spec.feature_asset.to_user_string()} "
+            f"categorical, threshold {defaults.COLUMN_THRESHOLD}) of a {spec.feature_asset.to_user_string()} "
             f"partition against the stored rows of the {spec.name} champion's training partitions."
         ),
     )
@@ -112,6 +116,10 @@ def drift_asset(
         asset_storage: AssetStorage,
         mlflow: MlflowTracking,
     ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+        import polars as pl
+
+        from accident_assets.monitoring import drift
+
         partition = context.partition_key
         threshold = config.drift_share_threshold
         version = current_champion(mlflow.client(), spec.name)

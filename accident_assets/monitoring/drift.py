@@ -27,16 +27,19 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from accident_assets.monitoring.defaults import (
+    COLUMN_THRESHOLD,
+    DEFAULT_MAX_REFERENCE_ROWS,
+    SAMPLE_SEED,
+)
+
 NUMERIC_TEST = "wasserstein"
 CATEGORICAL_TEST = "jensenshannon"
-COLUMN_THRESHOLD = 0.1
-SAMPLE_SEED = 0
 # Evidently's names of its tests, as shown in the table.
 TEST_NAMES = {
     NUMERIC_TEST: "Wasserstein distance (normed)",
     CATEGORICAL_TEST: "Jensen-Shannon distance",
 }
-DEFAULT_MAX_REFERENCE_ROWS = 20_000
 NULL_DRAWS = 20
 NULL_QUANTILE = 0.95
 

@@ -5,18 +5,25 @@ in memory, validates them (:mod:`accident_assets.nyc.ingest`) and commits them t
 failure at any point leaves the stored day as it was. A run over a range of days (single-run
 backfill) stores every good day and fails at the end naming the bad ones; the stored days are
 reported as materialized partitions.
+
+The step imports the logic it runs in its body: the logic modules load polars; defining the lane
+must not.
 """
+
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from accident_assets.checks import column_schema, markdown_table
-from accident_assets.nyc import schemas
-from accident_assets.nyc.ingest import CRASHES, FEATURES, RAW, IngestOutcome, IngestPolicy, ingest
+from accident_assets.nyc.keys import CRASHES, FEATURES, RAW
 from accident_assets.nyc.partitions import NYC_DAILY, day_of
 from accident_assets.nyc.sources import NycSource
 from accident_assets.ownership import lane_ownership
 from accident_assets.resources import AssetStorage
 from accident_assets.settings import get_settings
+
+if TYPE_CHECKING:
+    from accident_assets.nyc.ingest import IngestOutcome, IngestPolicy
 
 GROUP = "nyc"
 
@@ -32,7 +39,9 @@ class IngestConfig(dg.Config):
     shrink_tolerance_fraction: float = 0.02
     shrink_tolerance_rows: int = 3
 
-    def policy(self) -> IngestPolicy:
+    def policy(self) -> "IngestPolicy":
+        from accident_assets.nyc.ingest import IngestPolicy
+
         return IngestPolicy(
             h3_resolution=self.h3_resolution,
             min_rows=self.min_rows,
@@ -69,9 +78,11 @@ SPECS = [
 ]
 
 
-def _metadata(outcome: IngestOutcome, key: dg.AssetKey, partition: str) -> dict:
+def _metadata(outcome: "IngestOutcome", key: dg.AssetKey, partition: str) -> dict:
     """What one day's materialization of ``key`` records: its own row count, version and
     column schema (with the columns' documented meanings), never the range's."""
+    from accident_assets.nyc import schemas
+
     commit = outcome.committed[partition]
     metadata: dict = {
         "dagster/row_count": commit.rows[key.to_user_string()],
@@ -103,6 +114,8 @@ def nyc_days(
     asset_storage: AssetStorage,
 ):
     """Fetch each day of the run, validate its three tables in memory, commit the good days."""
+    from accident_assets.nyc.ingest import ingest
+
     days = [day_of(k) for k in context.partition_keys]
     stats = nyc_source.day_stats(days[0], days[-1])
     context.log.info(f"nyc: {len(days)} day(s) {days[0]}..{days[-1]} from {nyc_source.describe()}")

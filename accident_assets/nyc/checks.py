@@ -1,24 +1,22 @@
-"""Checks of the NYC lane that look across days: one day per crash, and the geocoding backlog."""
+"""Checks of the NYC lane that look across days: one day per crash, and the geocoding backlog.
+
+The checks import polars and the logic they run in their bodies: defining the lane must not load
+polars.
+"""
 
 import statistics
 from collections.abc import Iterator, Mapping, Sequence
 
 import dagster as dg
-import polars as pl
 
 from accident_assets.checks import per_partition_results
-from accident_assets.nyc.ingest import CRASHES, LANE, stored_collision_days
+from accident_assets.nyc.keys import CRASHES, LANE
 from accident_assets.nyc.partitions import NYC_DAILY
 from accident_assets.resources import AssetStorage
 
 TRAILING_DAYS = 28
 # A day geocoded at less than half the trailing median is a backlog, not a quiet day.
 GEOCODE_WARN_RATIO = 0.5
-
-
-def ids_on_several_days(index: pl.DataFrame) -> pl.DataFrame:
-    """Rows of ``collision_id`` -> partition whose id is stored on more than one day."""
-    return index.filter(pl.col("collision_id").is_duplicated()).sort("collision_id", "partition")
 
 
 def geocode_warning(
@@ -69,6 +67,10 @@ def incomplete_days(shares: Mapping[str, float], ratio: float) -> list[str]:
 def collision_id_on_one_day(
     context: dg.AssetCheckExecutionContext, asset_storage: AssetStorage
 ) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation | dg.Output]:
+    import polars as pl
+
+    from accident_assets.nyc.ingest import ids_on_several_days, stored_collision_days
+
     index = stored_collision_days(asset_storage, exclude=set())
     repeated = ids_on_several_days(index)
     results = {}

@@ -46,7 +46,6 @@ COLUMNS: list[str] = [
     *[c for c in FEATURE_COLUMNS if c not in KEY_COLUMNS],
 ]
 UNKNOWN_BOROUGH = "UNKNOWN"
-NYC_TIME_ZONE = "America/New_York"
 
 
 @cache

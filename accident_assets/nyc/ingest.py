@@ -29,14 +29,11 @@ from accident_assets import checks
 from accident_assets.io_manager import Commit
 from accident_assets.nyc import schemas
 from accident_assets.nyc.features import build_features
+from accident_assets.nyc.keys import CRASHES, FEATURES, LANE, RAW
 from accident_assets.nyc.partitions import key_of
 from accident_assets.nyc.transforms import clean_crashes, geo_summary, raw_frame
 from accident_assets.resources import AssetStorage
 
-LANE = "nyc"
-RAW = dg.AssetKey([LANE, "raw_crashes"])
-CRASHES = dg.AssetKey([LANE, "crashes"])
-FEATURES = dg.AssetKey([LANE, "features"])
 TABLE_SCHEMAS = {RAW: schemas.RAW_CRASHES, CRASHES: schemas.CRASHES, FEATURES: schemas.FEATURES}
 MAX_FAILURES_SHOWN = 5
 
@@ -161,6 +158,11 @@ def stored_collision_days(store: AssetStorage, exclude: set[str]) -> pl.DataFram
     if not frames:
         return pl.DataFrame(schema={"collision_id": pl.Int64, "partition": pl.Utf8})
     return pl.concat(frames)
+
+
+def ids_on_several_days(index: pl.DataFrame) -> pl.DataFrame:
+    """Rows of ``collision_id`` -> partition whose id is stored on more than one day."""
+    return index.filter(pl.col("collision_id").is_duplicated()).sort("collision_id", "partition")
 
 
 def ingest(

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from accident_assets.checks import LazySchema
+from accident_assets.nyc import keys
+from accident_assets.nyc.columns import API_COLUMNS
 from accident_assets.nyc.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from accident_assets.nyc.transforms import API_COLUMNS, COUNT_COLUMNS, GEO_STATUSES
+from accident_assets.nyc.transforms import COUNT_COLUMNS, GEO_STATUSES
 
 if TYPE_CHECKING:
     import pandera.polars as pa
@@ -212,7 +214,7 @@ def _features() -> pa.DataFrameSchema:
     )
 
 
-RAW_CRASHES = LazySchema("nyc_raw_crashes", _raw_crashes)
-CRASHES = LazySchema("nyc_crashes", _crashes)
-FEATURES = LazySchema("nyc_features", _features)
+RAW_CRASHES = LazySchema(keys.SCHEMA_NAMES[keys.RAW], _raw_crashes)
+CRASHES = LazySchema(keys.SCHEMA_NAMES[keys.CRASHES], _crashes)
+FEATURES = LazySchema(keys.SCHEMA_NAMES[keys.FEATURES], _features)
 assert set(CATEGORICAL_FEATURES) | set(NUMERIC_FEATURES) <= set(FEATURES_DESCRIPTIONS)

@@ -22,8 +22,8 @@ from typing import Any
 
 import dagster as dg
 
-from accident_assets.nyc.ingest import LANE
 from accident_assets.nyc.jobs import nyc_ingest_job, range_tags
+from accident_assets.nyc.keys import LANE
 from accident_assets.nyc.partitions import NYC_DAILY, day_of, days_between, key_of
 from accident_assets.nyc.sources import DayStat, NycSource
 from accident_assets.resources import AssetStorage

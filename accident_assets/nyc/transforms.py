@@ -15,40 +15,9 @@ from typing import Any
 import polars as pl
 
 from accident_assets.nyc import geo
+from accident_assets.nyc.columns import API_COLUMNS
 from accident_assets.nyc.features import H3_RESOLUTION_DEFAULT
 
-# The dataset's columns in the API's order and spelling (vehicle_type_code1/2 have no underscore).
-API_COLUMNS: list[str] = [
-    "crash_date",
-    "crash_time",
-    "borough",
-    "zip_code",
-    "latitude",
-    "longitude",
-    "location",
-    "on_street_name",
-    "cross_street_name",
-    "off_street_name",
-    "number_of_persons_injured",
-    "number_of_persons_killed",
-    "number_of_pedestrians_injured",
-    "number_of_pedestrians_killed",
-    "number_of_cyclist_injured",
-    "number_of_cyclist_killed",
-    "number_of_motorist_injured",
-    "number_of_motorist_killed",
-    "contributing_factor_vehicle_1",
-    "contributing_factor_vehicle_2",
-    "contributing_factor_vehicle_3",
-    "contributing_factor_vehicle_4",
-    "contributing_factor_vehicle_5",
-    "collision_id",
-    "vehicle_type_code1",
-    "vehicle_type_code2",
-    "vehicle_type_code_3",
-    "vehicle_type_code_4",
-    "vehicle_type_code_5",
-]
 REQUIRED_RAW_COLUMNS = ["collision_id", "crash_date", "crash_time"]
 COUNT_COLUMNS = {
     "number_of_persons_injured": "injured",

@@ -6,83 +6,35 @@
   feature, so nothing of the day itself is read: the day's features need not exist yet.
 - ``nyc_incidents/forecast_accuracy`` (NYC_DAILY): the stored forecast of the day against the
   day's ingested features, zeros included over the forecast's cells; one row of metrics per day
-  (:data:`ACCURACY_SCHEMA`), read by the performance history.
+  (:data:`accident_assets.nyc_forecast.frames.ACCURACY_SCHEMA`), read by the performance history.
 
 Both skip (nothing is materialized) when there is no champion, as the batch predictions do.
 
-The serving code (MLflow, the champion's pipeline) and the maps (matplotlib) are imported by the
-steps: defining these assets loads neither.
+The serving code (MLflow, the champion's pipeline), the frames (polars,
+:mod:`accident_assets.nyc_forecast.frames`) and the maps (matplotlib) are imported by the steps:
+defining these assets loads none of them.
 """
 
 # No `from __future__ import annotations`: Dagster reads the steps' annotations as objects.
 import datetime as dt
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 
-from accident_assets.nyc import features as nf
+from accident_assets.nyc import keys as nyc_keys
+from accident_assets.nyc.columns import NYC_TIME_ZONE
 from accident_assets.nyc.partitions import NYC_DAILY, NYC_FORECAST_DAILY, day_of, key_of
 from accident_assets.nyc_forecast.store import FORECAST_PATH
 from accident_assets.ownership import ownership
 from accident_assets.resources import AssetStorage
-from accident_assets.training.metrics import regression_metrics
 from accident_assets.training.plots import as_markdown
-from accident_assets.training.tasks import NYC
-
-if TYPE_CHECKING:
-    from accident_assets.serving import models
 
 TASK = "nyc_incidents"
 GROUP = "nyc_incidents_forecast"
 FORECAST = dg.AssetKey(list(FORECAST_PATH))
 ACCURACY = dg.AssetKey([TASK, "forecast_accuracy"])
 CHAMPION = dg.AssetKey([TASK, "champion"])
-NYC_FEATURES = NYC.feature_asset
-FORECAST_COLUMNS = [
-    "date",
-    "hour",
-    "cell",
-    "borough",
-    "expected_incidents",
-    "model_version",
-    "model_uri",
-]
-ACCURACY_SCHEMA: dict[str, pl.DataType] = {
-    "date": pl.Date(),
-    "model_version": pl.Utf8(),
-    "poisson_deviance": pl.Float64(),
-    "rmse": pl.Float64(),
-    "mae": pl.Float64(),
-    "capture_1pct": pl.Float64(),
-    "capture_5pct": pl.Float64(),
-    "incidents": pl.Float64(),
-    "expected_incidents": pl.Float64(),
-}
-
-
-def forecast_frame(
-    model: "models.ServedModel", history: pl.DataFrame, day: dt.date
-) -> pl.DataFrame:
-    """Expected incidents of every cell-hour of ``day``, and the model used.
-
-    ``history`` (the champion's stored feature days) gives the cells and each cell's borough. Its
-    rows of ``day``, if any (a backfilled forecast of a day the champion was trained on), are left
-    out: a cell seen only that day would be known from the day's own incidents, and the forecast
-    is the same before and after the day is ingested.
-    """
-    from accident_assets.serving import assets as serving
-
-    earlier = history.filter(pl.col("date") != day)
-    cells = nf.cell_universe(earlier)
-    return serving.nyc_predictions_frame(model, earlier, day, cells).select(FORECAST_COLUMNS)
-
-
-def cell_totals(frame: pl.DataFrame, column: str) -> dict[str, float]:
-    """``column`` summed over the day, per cell."""
-    totals = frame.group_by("cell").agg(pl.col(column).sum())
-    return dict(zip(totals["cell"].to_list(), map(float, totals[column].to_list()), strict=True))
+NYC_FEATURES = nyc_keys.FEATURES
 
 
 @dg.asset(
@@ -101,17 +53,17 @@ def cell_totals(frame: pl.DataFrame, column: str) -> dict[str, float]:
 )
 def nyc_forecast(
     context: dg.AssetExecutionContext, asset_storage: AssetStorage
-) -> Iterator[dg.Output[pl.DataFrame]]:
+) -> Iterator[dg.Output]:
     from accident_assets.nyc import maps
+    from accident_assets.nyc_forecast.frames import cell_totals, forecast_frame
     from accident_assets.serving import assets as serving
+    from accident_assets.serving import batch
 
     partition = context.partition_key
     model = serving.champion_or_skip(context, TASK, "forecast")
     if model is None:
         return
-    frame = forecast_frame(
-        model, serving.champion_features(asset_storage, model), day_of(partition)
-    )
+    frame = forecast_frame(model, batch.champion_features(asset_storage, model), day_of(partition))
     expected = float(frame.get_column("expected_incidents").sum())
     cells = frame.get_column("cell").n_unique()
     context.log.info(
@@ -135,40 +87,7 @@ def nyc_forecast(
     )
 
 
-def scored_day(forecast: pl.DataFrame, features: pl.DataFrame, day: dt.date) -> pl.DataFrame:
-    """The forecast's cell-hours with the day's observed ``incidents`` (0 where none were)."""
-    cells = forecast.get_column("cell").unique().to_list()
-    actual = nf.fill_zero_cell_hours(features, cells, [day]).select("cell", "hour", nf.TARGET)
-    return (
-        forecast.select("cell", pl.col("hour").cast(pl.Int8), "expected_incidents")
-        .join(actual, on=["cell", "hour"], how="left")
-        .with_columns(pl.col(nf.TARGET).fill_null(0))
-        .sort("cell", "hour")
-    )
-
-
-def accuracy_row(scored: pl.DataFrame, day: dt.date, model_version: str) -> pl.DataFrame:
-    """One row: the day, the model, the metrics and the actual and expected totals."""
-    import numpy as np
-
-    y = scored.get_column(nf.TARGET).to_numpy().astype(float)
-    predicted = scored.get_column("expected_incidents").to_numpy().astype(float)
-    metrics = regression_metrics(y, predicted)
-    row = {
-        "date": day,
-        "model_version": model_version,
-        "poisson_deviance": metrics["poisson_deviance"],
-        "rmse": metrics["rmse"],
-        "mae": metrics["mae"],
-        "capture_1pct": metrics["capture_1pct"],
-        "capture_5pct": metrics["capture_5pct"],
-        "incidents": float(np.sum(y)),
-        "expected_incidents": float(np.sum(predicted)),
-    }
-    return pl.DataFrame([row], schema=ACCURACY_SCHEMA)
-
-
-def _stored_day(storage: AssetStorage, key: dg.AssetKey, partition: str, hint: str) -> pl.DataFrame:
+def _stored_day(storage: AssetStorage, key: dg.AssetKey, partition: str, hint: str):
     if partition not in storage.partitions(key):
         raise dg.Failure(f"{key.to_user_string()}: nothing stored for {partition}; {hint}")
     return storage.read(key, [partition])[partition]
@@ -188,10 +107,15 @@ def _stored_day(storage: AssetStorage, key: dg.AssetKey, partition: str, hint: s
         "and 5 % of forecast cell-hours, totals and the model version; one row."
     ),
 )
-def nyc_forecast_accuracy(
-    context: dg.AssetExecutionContext, asset_storage: AssetStorage
-) -> dg.Output[pl.DataFrame]:
+def nyc_forecast_accuracy(context: dg.AssetExecutionContext, asset_storage: AssetStorage):
+    from accident_assets.nyc import features as nf
     from accident_assets.nyc import maps
+    from accident_assets.nyc_forecast.frames import (
+        ACCURACY_SCHEMA,
+        accuracy_row,
+        cell_totals,
+        scored_day,
+    )
 
     partition = context.partition_key
     day = day_of(partition)
@@ -243,7 +167,7 @@ def tomorrow_key(scheduled: dt.datetime) -> str:
     """The key of the day after ``scheduled`` (a UTC time), in New York."""
     from zoneinfo import ZoneInfo
 
-    local = scheduled.astimezone(ZoneInfo(nf.NYC_TIME_ZONE)).date()
+    local = scheduled.astimezone(ZoneInfo(NYC_TIME_ZONE)).date()
     return key_of(local + dt.timedelta(days=1))
 
 

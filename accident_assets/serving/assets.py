@@ -3,6 +3,9 @@
 The assets belong to the task's group, so ``<task>_training_job`` refreshes them right after the
 champion decision. With no champion yet they skip (nothing is materialized) instead of failing
 the training run that could not promote one.
+
+The steps import the frames they build (:mod:`accident_assets.serving.batch`) in their bodies: it
+loads polars; defining the assets must not.
 """
 
 import datetime as dt
@@ -10,7 +13,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 
 from accident_assets.ownership import ownership
 from accident_assets.resources import AssetStorage
@@ -31,51 +33,6 @@ def newest_partition(storage: AssetStorage, key: dg.AssetKey) -> str:
             f"{key.to_user_string()}: no stored partition to score; materialize it first"
         )
     return stored[-1]
-
-
-def _model_columns(model: "ServedModel") -> list[pl.Expr]:
-    return [
-        pl.lit(model.version, pl.Utf8).alias("model_version"),
-        pl.lit(model.uri, pl.Utf8).alias("model_uri"),
-    ]
-
-
-def france_predictions_frame(model: "ServedModel", features: pl.DataFrame) -> pl.DataFrame:
-    """ID columns, probability of "Priority", prediction and interpretation, the model used, and
-    the observed target when the partition has it."""
-    from accident_assets.france.features import FEATURE_COLUMNS, ID_COLUMNS, TARGET
-    from accident_assets.serving import predict as scoring
-
-    X = scoring.feature_matrix(features, FEATURE_COLUMNS)
-    probability = scoring.france_probabilities(model.pipeline, X)
-    prediction = scoring.decide(probability, model.threshold)
-    keep = [*ID_COLUMNS, *([TARGET] if TARGET in features.columns else [])]
-    return features.select(keep).with_columns(
-        pl.Series("probability", probability, dtype=pl.Float64),
-        pl.Series("prediction", prediction, dtype=pl.Int8),
-        pl.Series(
-            "interpretation", [scoring.interpretation(int(p)) for p in prediction], dtype=pl.Utf8
-        ),
-        pl.lit(model.threshold, pl.Float64).alias("threshold"),
-        *_model_columns(model),
-    )
-
-
-def nyc_predictions_frame(
-    model: "ServedModel", features: pl.DataFrame, day: dt.date, cells: list[str]
-) -> pl.DataFrame:
-    """Every cell-hour of ``day`` over ``cells`` (zeros included, as training sees them) with the
-    observed and the expected incidents and the model used."""
-    from accident_assets.nyc import features as nf
-    from accident_assets.serving import predict as scoring
-
-    grid = nf.fill_zero_cell_hours(features, cells, [day])
-    expected = scoring.nyc_expected(
-        model.pipeline, scoring.feature_matrix(grid, nf.FEATURE_COLUMNS)
-    )
-    return grid.select("date", "hour", "cell", "borough", nf.TARGET).with_columns(
-        pl.Series("expected_incidents", expected, dtype=pl.Float64), *_model_columns(model)
-    )
 
 
 def champion_or_skip(
@@ -110,13 +67,15 @@ def champion_or_skip(
 )
 def france_predictions(
     context: dg.AssetExecutionContext, asset_storage: AssetStorage
-) -> Iterator[dg.Output[pl.DataFrame]]:
+) -> Iterator[dg.Output]:
+    from accident_assets.serving import batch
+
     partition = newest_partition(asset_storage, FRANCE_FEATURES)
     model = champion_or_skip(context, "france_priority")
     if model is None:
         return
     features = asset_storage.read(FRANCE_FEATURES, [partition])[partition]
-    frame = france_predictions_frame(model, features)
+    frame = batch.france_predictions_frame(model, features)
     context.log.info(f"france_priority/predictions: {frame.height} accidents of {partition}")
     yield dg.Output(
         frame,
@@ -129,30 +88,6 @@ def france_predictions(
             "mean_probability": float(frame.get_column("probability").mean() or 0.0),
         },
     )
-
-
-def champion_features(
-    storage: AssetStorage, model: "ServedModel", extra: tuple[str, ...] = ()
-) -> pl.DataFrame:
-    """The stored nyc/features days the champion was trained on (plus ``extra`` days), in one
-    frame; dg.Failure when there is none of them."""
-    stored = set(storage.partitions(NYC_FEATURES))
-    keys = sorted({*(k for k in model.trained_on_partitions if k in stored), *extra})
-    if not keys:
-        trained = ", ".join(model.trained_on_partitions) or "none recorded"
-        raise dg.Failure(
-            f"nyc/features: none of the days champion v{model.version} was trained on is stored "
-            f"({trained}); its cell universe is unknown"
-        )
-    return pl.concat(list(storage.read(NYC_FEATURES, keys).values()))
-
-
-def nyc_cells(storage: AssetStorage, model: "ServedModel", newest: str) -> list[str]:
-    """The champion's cell universe (cells of the stored days it was trained on) plus the newest
-    day's cells, so that zero-incident cell-hours are scored as training saw them."""
-    from accident_assets.nyc.features import cell_universe
-
-    return cell_universe(champion_features(storage, model, (newest,)))
 
 
 @dg.asset(
@@ -172,14 +107,16 @@ def nyc_cells(storage: AssetStorage, model: "ServedModel", newest: str) -> list[
 )
 def nyc_predictions(
     context: dg.AssetExecutionContext, asset_storage: AssetStorage
-) -> Iterator[dg.Output[pl.DataFrame]]:
+) -> Iterator[dg.Output]:
+    from accident_assets.serving import batch
+
     partition = newest_partition(asset_storage, NYC_FEATURES)
     model = champion_or_skip(context, "nyc_incidents")
     if model is None:
         return
     features = asset_storage.read(NYC_FEATURES, [partition])[partition]
-    cells = nyc_cells(asset_storage, model, partition)
-    frame = nyc_predictions_frame(model, features, dt.date.fromisoformat(partition), cells)
+    cells = batch.nyc_cells(asset_storage, model, partition)
+    frame = batch.nyc_predictions_frame(model, features, dt.date.fromisoformat(partition), cells)
     context.log.info(
         f"nyc_incidents/predictions: {frame.height} cell-hours ({len(cells)} cells) of {partition}"
     )

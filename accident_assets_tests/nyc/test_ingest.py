@@ -13,12 +13,12 @@ from upath import UPath
 
 from accident_assets import settings
 from accident_assets.io_manager import read_partitions, stored_partitions
-from accident_assets.nyc.checks import ids_on_several_days
 from accident_assets.nyc.ingest import (
     CRASHES,
     FEATURES,
     RAW,
     IngestPolicy,
+    ids_on_several_days,
     ingest,
     stored_collision_days,
 )

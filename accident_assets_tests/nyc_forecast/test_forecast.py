@@ -21,6 +21,7 @@ from accident_assets.nyc.partitions import NYC_DAILY, NYC_FORECAST_DAILY
 from accident_assets.nyc.run import ingest_days
 from accident_assets.nyc.sources import SampleNycSource
 from accident_assets.nyc_forecast import assets as fc
+from accident_assets.nyc_forecast import frames
 from accident_assets.resources import shared_resources
 from accident_assets.training.metrics import capture_share
 from accident_assets_tests.serving import registry as reg
@@ -81,7 +82,7 @@ def test_forecast_before_the_day_then_its_accuracy(mlflow_uri: str) -> None:
     assert result.success
     forecast = stored(fc.FORECAST, KEY)
     universe = nf.cell_universe(pl.concat(list(reg.nyc_features_by_day().values())))
-    assert forecast.columns == fc.FORECAST_COLUMNS
+    assert forecast.columns == frames.FORECAST_COLUMNS
     assert forecast.height == len(universe) * 24
     assert sorted(forecast["cell"].unique()) == universe
     assert forecast["date"].unique().to_list() == [DAY]
@@ -117,7 +118,7 @@ def test_forecast_before_the_day_then_its_accuracy(mlflow_uri: str) -> None:
     result = materialize(fc.nyc_forecast_accuracy, KEY)
     assert result.success
     row = stored(fc.ACCURACY, KEY)
-    assert row.schema == pl.Schema(fc.ACCURACY_SCHEMA)
+    assert row.schema == pl.Schema(frames.ACCURACY_SCHEMA)
     assert row.columns == [
         "date", "model_version", "poisson_deviance", "rmse", "mae",
         "capture_1pct", "capture_5pct", "incidents", "expected_incidents",
