@@ -28,23 +28,13 @@ import polars as pl
 
 from accident_assets.features import cyclic_encoding
 from accident_assets.france import transforms
-
-TARGET = "priority"
-ID_COLUMNS = ["Num_Acc", "year"]
-
-CATEGORICAL_FEATURES: list[str] = [
-    "lum", "agg", "int", "atm_group", "col", "catr", "circ", "vosp", "prof", "plan", "surf",
-    "infra", "situ", "catu", "sexe", "place_group", "secu_group", "catv_group", "obs_group",
-    "obsm_group", "motor_group", "hour", "month", "day_of_week", "is_weekend", "season",
-    "victim_age_binned", "hour_weekend", "atm_lum",
-]  # fmt: skip
-NUMERIC_FEATURES: list[str] = [
-    "vma", "nbv", "larrout", "lat", "long", "dep_code", "nb_victim", "nb_vehicules",
-    "victims_per_vehicle", "victim_age", "hour_sin", "hour_cos", "month_sin", "month_cos",
-    "day_of_week_sin", "day_of_week_cos", "age_min", "age_max", "age_mean",
-    *transforms.USER_COUNTS, *transforms.VEHICLE_COUNTS,
-]  # fmt: skip
-FEATURE_COLUMNS = CATEGORICAL_FEATURES + NUMERIC_FEATURES
+from accident_assets.france.feature_names import (
+    CATEGORICAL_FEATURES,
+    FEATURE_COLUMNS,
+    ID_COLUMNS,
+    NUMERIC_FEATURES,
+    TARGET,
+)
 
 UNKNOWN = -1
 

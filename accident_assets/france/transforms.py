@@ -38,19 +38,12 @@ from __future__ import annotations
 
 import polars as pl
 
+from accident_assets.france.feature_names import USER_COUNTS, VEHICLE_CLASSES, VEHICLE_COUNTS
 from accident_assets.france.reader import BaacFormatError
 
 PRIORITY_GRAV = (2, 3)  # killed, hospitalized
 ADULT_AGE, SENIOR_AGE, MAX_AGE = 18, 70, 120
 
-# BAAC catv codes (2019 layout) by vehicle class, for per-accident counts.
-VEHICLE_CLASSES: dict[str, tuple[int, ...]] = {
-    "bicycle_edp": (1, 50, 60, 80),  # bicycles, e-bikes, personal mobility devices
-    "motorized_2_3_wheel": (2, 30, 31, 32, 33, 34, 41, 42, 43),
-    "light": (3, 7, 10),  # voiturette, car, light utility
-    "heavy": (13, 14, 15, 16, 17, 20, 21),
-    "public_transport": (37, 38, 39, 40),
-}
 ELECTRIC_MOTOR = (2, 3, 4)  # hybrid, electric, hydrogen
 FIXED_OBSTACLES = tuple(range(1, 18))
 
@@ -61,15 +54,6 @@ LIEUX_KEEP = ["catr", "v1", "circ", "nbv", "vosp", "prof", "plan", "larrout", "s
 USER_KEEP = ["place", "catu", "sexe", "secu1", "an_nais", "trajet", "locp", "actp", "etatp"]
 VEHICLE_KEEP = ["catv", "obs", "obsm", "motor"]
 
-USER_COUNTS = [
-    "nb_drivers", "nb_passengers", "nb_pedestrians", "nb_minors", "nb_seniors", "nb_age_unknown",
-    "nb_male", "nb_female", "nb_no_safety", "nb_belt", "nb_helmet",
-]  # fmt: skip
-VEHICLE_COUNTS = [
-    *(f"nb_veh_{name}" for name in VEHICLE_CLASSES),
-    "nb_veh_other", "nb_veh_electric", "nb_obs_fixed", "nb_obsm_pedestrian", "nb_obsm_vehicle",
-    "nb_obsm_animal",
-]  # fmt: skip
 AGE_STATS = ["age_min", "age_max", "age_mean"]
 ROAD_AGGREGATES = ["vma_max", "any_motorway", "nb_road_categories"]
 MOTORWAY = 1  # catr

@@ -1,12 +1,15 @@
-"""Candidates side by side: ranking, the best baseline, and each model's gain over it."""
+"""Candidates side by side: ranking, the best baseline, and each model's gain over it; the
+leaderboard and the comparison chart."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from accident_assets.training import plots
 from accident_assets.training.fitting import FitResult
 from accident_assets.training.tasks import TaskSpec
 
@@ -115,3 +118,53 @@ def chart_focus(spec: TaskSpec, frame: pl.DataFrame) -> list[float]:
     base = best_baseline(spec, frame)
     models = frame.filter(~pl.col("baseline"))[spec.primary_metric].to_list()
     return [*models, *([base[1]] if base else [])] or frame[spec.primary_metric].to_list()
+
+
+def leaderboard_frame(spec: TaskSpec, fits: Sequence[FitResult]) -> pl.DataFrame:
+    """:func:`fit_rows` of the default fits, with whether each model may be tuned."""
+    frame = fit_rows(spec, list(fits))
+    return frame.with_columns(
+        pl.col("model").is_in([m for m, k in spec.candidates.items() if k.tunable]).alias("tunable")
+    )
+
+
+def leaderboard_metadata(spec: TaskSpec, frame: pl.DataFrame) -> dict[str, Any]:
+    top = frame.row(0, named=True)
+    return {
+        "leaderboard": table_metadata(frame),
+        "best_model": top["model"],
+        f"best_{spec.primary_metric}": top[spec.primary_metric],
+        "versus_best_baseline": verdict(spec, frame),
+        "plot_leaderboard": plots.as_markdown(
+            "leaderboard",
+            plots.comparison_bars(
+                frame["model"].to_list(),
+                frame[spec.primary_metric].to_list(),
+                spec.primary_metric,
+                focus=chart_focus(spec, frame),
+                greater_is_better=spec.greater_is_better,
+            ),
+        ),
+    }
+
+
+def comparison_chart(spec: TaskSpec, frame: pl.DataFrame) -> bytes:
+    """The candidates' primary metric, labelled ``model (variant)``, best first."""
+    return plots.comparison_bars(
+        [f"{m} ({v})" for m, v in frame.select("model", "variant").rows()],
+        frame[spec.primary_metric].to_list(),
+        spec.primary_metric,
+        focus=chart_focus(spec, frame),
+        greater_is_better=spec.greater_is_better,
+    )
+
+
+def model_at_rank(spec: TaskSpec, leaderboard: pl.DataFrame, rank: int, as_of: str) -> str:
+    """The tunable model ranked ``rank`` (1-based) on a leaderboard (baselines are not tuned)."""
+    tunable = leaderboard.filter(pl.col("tunable"))
+    if tunable.height < rank:
+        raise ValueError(
+            f"{spec.name} as-of {as_of}: the leaderboard has {tunable.height} tunable "
+            f"models, no rank {rank}"
+        )
+    return tunable.row(rank - 1, named=True)["model"]

@@ -2,24 +2,20 @@
 :mod:`accident_assets.training.assets`): training_set -> model_fits/<model> -> leaderboard ->
 tuned_fits/top1..3 -> model_comparison -> champion -> performance_history, plus the task's job
 and retraining sensor; and the run config of that job.
+
+Wiring only, imported when the code location loads: the champion decision's functions
+(``decide_champion``, ``score_model``, ...) are still importable from here but load
+:mod:`accident_assets.training.champion_decision` (polars) on first use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from accident_assets.training.assets.champion import (
-    DECISION_SCHEMA,
-    ChampionConfig,
-    build_champion_asset,
-    decide_champion,
-    load_pipeline,
-    score_model,
-    score_pipeline,
-)
+from accident_assets.training.assets.champion import ChampionConfig, build_champion_asset
 from accident_assets.training.assets.leaderboard import build_leaderboard_asset
 from accident_assets.training.assets.model_comparison import build_comparison_asset
 from accident_assets.training.assets.model_fits import build_fit_asset
@@ -28,6 +24,15 @@ from accident_assets.training.assets.training_set import build_training_set_asse
 from accident_assets.training.assets.tuned_fits import TuneConfig, build_tuned_asset
 from accident_assets.training.sensors import build_retrain_sensor
 from accident_assets.training.tasks import TaskSpec
+
+if TYPE_CHECKING:
+    from accident_assets.training.champion_decision import (
+        DECISION_SCHEMA,
+        decide_champion,
+        load_pipeline,
+        score_model,
+        score_pipeline,
+    )
 
 __all__ = [
     "DECISION_SCHEMA",
@@ -41,6 +46,16 @@ __all__ = [
     "score_model",
     "score_pipeline",
 ]
+# Re-exported from the decision's logic module, which loads polars: imported on first use.
+_DECISION = ("DECISION_SCHEMA", "decide_champion", "load_pipeline", "score_model", "score_pipeline")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DECISION:
+        from accident_assets.training import champion_decision
+
+        return getattr(champion_decision, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_training_defs(spec: TaskSpec) -> dg.Definitions:

@@ -4,6 +4,9 @@ Everything task-specific lives here (feature columns from the domain's features 
 training frame is assembled from stored partitions, the split, the metric and its direction, the
 candidates, the champion rules); the assets (:mod:`accident_assets.training.assets`) are the same
 for both.
+
+The tasks are needed when the code location loads, so this module imports no polars: the
+functions that assemble and split frames import it in their bodies.
 """
 
 from __future__ import annotations
@@ -15,9 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
-import polars as pl
 
-from accident_assets.france import features as france_features
+from accident_assets.france import feature_names as france_features
 from accident_assets.nyc import features as nyc_features
 from accident_assets.training import as_of, champion, models
 from accident_assets.training.as_of import AsOfWindow
@@ -27,9 +29,10 @@ from accident_assets.training.metrics import (
     regression_metrics,
 )
 
-if TYPE_CHECKING:  # numpy, pandas and scikit-learn are imported by the steps that use them
+if TYPE_CHECKING:  # numpy, pandas, polars and scikit-learn are imported where they are used
     import numpy as np
     import pandas as pd
+    import polars as pl
 
 
 class SplitConfig(dg.Config):
@@ -197,6 +200,8 @@ def _require_columns(frames: Mapping[str, pl.DataFrame], columns: list[str], ass
 
 
 def assemble_france(frames: Mapping[str, pl.DataFrame], window: AsOfWindow) -> pl.DataFrame:
+    import polars as pl
+
     columns = [
         *france_features.ID_COLUMNS,
         *france_features.FEATURE_COLUMNS,
@@ -213,6 +218,7 @@ def split_france(
     """The as-of year held out, earlier years for training; one year alone is split at random
     (stratified)."""
     import numpy as np
+    import polars as pl
     from sklearn.model_selection import train_test_split
 
     year = pl.col("year").cast(pl.Utf8)
@@ -251,6 +257,8 @@ def assemble_nyc(frames: Mapping[str, pl.DataFrame], window: AsOfWindow) -> pl.D
     on the training days only: a cell first seen in the holdout week must not get training rows
     (that would tell the models where the holdout's incidents are). The holdout covers those
     cells and any the week adds, as serving would meet them."""
+    import polars as pl
+
     needed = ["date", "hour", "cell", nyc_features.TARGET]
     _require_columns(frames, needed, "nyc/features")
 
@@ -301,6 +309,8 @@ def split_nyc(
     frame: pl.DataFrame, window: AsOfWindow, config: SplitConfig
 ) -> tuple[pl.DataFrame, pl.DataFrame, str]:
     """The as-of week held out, the window's earlier days for training."""
+    import polars as pl
+
     date = pl.col("date")
     holdout = [_day(k) for k in window.holdout]
     return (

@@ -1,5 +1,6 @@
 """The training lane's assets, one module per asset (named after its key), each a small builder
-over plain functions that tests call directly:
+over plain functions that tests call directly. The builders are wiring, imported when the code
+location loads; each step imports the logic it runs (which loads polars) in its body:
 
 ``training_set`` -> ``model_fits`` -> ``leaderboard`` -> ``tuned_fits`` -> ``model_comparison``
 -> ``champion`` -> ``performance_history``.

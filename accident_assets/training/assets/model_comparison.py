@@ -1,15 +1,17 @@
 """``<task>/model_comparison``: every candidate (default, tuned and baselines) with every holdout
 metric, fit time and gain over the best baseline; also logged as a table and a chart in an MLflow
-run of its own."""
+run of its own.
+
+The step imports the logic it runs (:mod:`accident_assets.training.comparison`, the fits' metadata)
+in its body: that logic loads polars; defining the lane must not.
+"""
 
 # No `from __future__ import annotations`: Dagster reads the step's annotations as objects.
 import math
 from typing import Any
 
 import dagster as dg
-import polars as pl
 
-from accident_assets.training import plots
 from accident_assets.training.assets.common import (
     PerAsOf,
     by_partition,
@@ -19,21 +21,8 @@ from accident_assets.training.assets.common import (
     lane,
     tuned_ins,
 )
-from accident_assets.training.assets.metadata import mlflow_plot_metadata, run_link
-from accident_assets.training.comparison import chart_focus, fit_rows, table_metadata, verdict
 from accident_assets.training.tasks import TaskSpec
 from accident_assets.training.tracking import MlflowTracking, log_frame, log_png
-
-
-def comparison_chart(spec: TaskSpec, frame: pl.DataFrame) -> bytes:
-    """The candidates' primary metric, labelled ``model (variant)``, best first."""
-    return plots.comparison_bars(
-        [f"{m} ({v})" for m, v in frame.select("model", "variant").rows()],
-        frame[spec.primary_metric].to_list(),
-        spec.primary_metric,
-        focus=chart_focus(spec, frame),
-        greater_is_better=spec.greater_is_better,
-    )
 
 
 def _log_metric(name: str, value: float | None) -> None:
@@ -58,9 +47,17 @@ def build_comparison_asset(spec: TaskSpec) -> dg.AssetsDefinition:
     def model_comparison(
         context: dg.AssetExecutionContext, mlflow: MlflowTracking, **candidates: PerAsOf
     ) -> PerAsOf:
+        from accident_assets.training.assets.metadata import mlflow_plot_metadata, run_link
+        from accident_assets.training.comparison import (
+            comparison_chart,
+            fit_rows,
+            table_metadata,
+            verdict,
+        )
+
         fits = {name: by_partition(context, value) for name, value in candidates.items()}
 
-        def step(as_of: str) -> tuple[pl.DataFrame, dict[str, Any]]:
+        def step(as_of: str) -> tuple[Any, dict[str, Any]]:
             frame = fit_rows(spec, [f[as_of] for f in fits.values()])
             tags = {
                 "task": spec.name,

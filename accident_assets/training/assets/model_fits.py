@@ -3,6 +3,9 @@ default parameters on the training rows and scored on the holdout.
 
 One asset per model (not one partitioned asset per stage) because a Dagster asset job cannot span
 two partitions definitions, and ``<task>_training_job`` must run the whole lane in one run.
+
+The step imports the fit it runs (:mod:`accident_assets.training.fitting`) in its body: that logic
+loads polars; defining the lane must not.
 """
 
 # No `from __future__ import annotations`: Dagster reads the step's annotations (config,
@@ -18,8 +21,6 @@ from accident_assets.training.assets.common import (
     each_as_of,
     lane,
 )
-from accident_assets.training.assets.metadata import fit_metadata
-from accident_assets.training.fitting import FitResult, fit_default
 from accident_assets.training.tasks import TaskSpec
 from accident_assets.training.tracking import MlflowTracking
 
@@ -33,9 +34,12 @@ def build_fit_asset(spec: TaskSpec, model: str) -> dg.AssetsDefinition:
         training_set: PerAsOf,
         mlflow: MlflowTracking,
     ):
+        from accident_assets.training.assets.metadata import fit_metadata
+        from accident_assets.training.fitting import fit_default
+
         sets = by_partition(context, training_set)
 
-        def step(as_of: str) -> tuple[FitResult, dict[str, Any]]:
+        def step(as_of: str) -> tuple[Any, dict[str, Any]]:
             fit = fit_default(
                 spec,
                 model,

@@ -1,18 +1,19 @@
 """``<task>/performance_history`` (unpartitioned): the dashboard of every stored as-of
 partition's candidates, baselines and decision, the backtest mean ± spread of the primary metric
-per model, and (NYC) the champion's daily forecast accuracy."""
+per model, and (NYC) the champion's daily forecast accuracy.
+
+The step imports the logic it runs (:mod:`accident_assets.training.history`) and polars in its
+body: defining the lane must not load polars.
+"""
 
 # No `from __future__ import annotations`: Dagster reads the step's annotations as objects.
 from typing import Any
 
 import dagster as dg
-import polars as pl
 
 from accident_assets.ownership import ownership
 from accident_assets.resources import AssetStorage
-from accident_assets.training import history, plots
 from accident_assets.training.assets.common import SINGLE_RUN
-from accident_assets.training.comparison import table_metadata
 from accident_assets.training.tasks import TaskSpec
 
 
@@ -36,9 +37,12 @@ def build_history_asset(spec: TaskSpec) -> dg.AssetsDefinition:
             "and the backtest mean ± spread of the primary metric per model."
         ),
     )
-    def performance_history(
-        context: dg.AssetExecutionContext, asset_storage: AssetStorage
-    ) -> pl.DataFrame:
+    def performance_history(context: dg.AssetExecutionContext, asset_storage: AssetStorage):
+        import polars as pl
+
+        from accident_assets.training import history, plots
+        from accident_assets.training.comparison import table_metadata
+
         keys = asset_storage.partitions(spec.key("model_comparison"))
         comparisons = asset_storage.read(spec.key("model_comparison"), keys)
         decided = [k for k in asset_storage.partitions(spec.key("champion")) if k in keys]

@@ -1,5 +1,9 @@
 """``<task>/training_set``: the feature partitions an as-of partition may read, split into
-training rows (before it) and holdout rows (it)."""
+training rows (before it) and holdout rows (it).
+
+The step imports what it shows (:mod:`accident_assets.training.assets.metadata`) in its body: that
+module loads polars; defining the lane must not.
+"""
 
 from typing import Any
 
@@ -7,7 +11,6 @@ import dagster as dg
 
 from accident_assets.resources import AssetStorage
 from accident_assets.training.assets.common import PerAsOf, each_as_of, lane
-from accident_assets.training.assets.metadata import training_set_metadata
 from accident_assets.training.tasks import SplitConfig, TaskSpec, TrainingSet, build_training_set
 
 
@@ -26,6 +29,8 @@ def build_training_set_asset(spec: TaskSpec) -> dg.AssetsDefinition:
     def training_set(
         context: dg.AssetExecutionContext, config: SplitConfig, asset_storage: AssetStorage
     ) -> PerAsOf:
+        from accident_assets.training.assets.metadata import training_set_metadata
+
         stored = asset_storage.partitions(spec.feature_asset)
 
         def step(as_of: str) -> tuple[TrainingSet, dict[str, Any]]:

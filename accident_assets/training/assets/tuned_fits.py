@@ -1,12 +1,15 @@
 """``<task>/tuned_fits/top<k>``: Optuna (TPE) on the tunable model ranked ``k`` on the
-leaderboard; the best parameters refitted and scored on the holdout."""
+leaderboard; the best parameters refitted and scored on the holdout.
+
+The step imports the logic it runs (the tuning in :mod:`accident_assets.training.fitting`, the
+leaderboard's ranks) in its body: that logic loads polars; defining the lane must not.
+"""
 
 # No `from __future__ import annotations`: Dagster reads the step's annotations as objects.
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import dagster as dg
-import polars as pl
 
 from accident_assets.training.assets.common import (
     PerAsOf,
@@ -16,8 +19,6 @@ from accident_assets.training.assets.common import (
     fit_ins,
     lane,
 )
-from accident_assets.training.assets.metadata import fit_metadata
-from accident_assets.training.fitting import FitResult, tune
 from accident_assets.training.models import ParamRange
 from accident_assets.training.tasks import TaskSpec
 from accident_assets.training.tracking import MlflowTracking
@@ -32,17 +33,6 @@ class TuneConfig(dg.Config):
     timeout_s: float = 90.0
     inner_validation_fraction: float = 0.2
     search_space: dict[str, ParamRange] = {}  # noqa: RUF012 (pydantic copies defaults)
-
-
-def model_at_rank(spec: TaskSpec, leaderboard: pl.DataFrame, rank: int, as_of: str) -> str:
-    """The tunable model ranked ``rank`` (1-based) on a leaderboard (baselines are not tuned)."""
-    tunable = leaderboard.filter(pl.col("tunable"))
-    if tunable.height < rank:
-        raise ValueError(
-            f"{spec.name} as-of {as_of}: the leaderboard has {tunable.height} tunable "
-            f"models, no rank {rank}"
-        )
-    return tunable.row(rank - 1, named=True)["model"]
 
 
 def search_space(
@@ -85,11 +75,15 @@ def build_tuned_asset(spec: TaskSpec, rank: int) -> dg.AssetsDefinition:
         mlflow: MlflowTracking,
         **fits_in: PerAsOf,
     ) -> PerAsOf:
+        from accident_assets.training.assets.metadata import fit_metadata
+        from accident_assets.training.comparison import model_at_rank
+        from accident_assets.training.fitting import tune
+
         sets = by_partition(context, training_set)
         boards = by_partition(context, leaderboard)
         fits = {name: by_partition(context, value) for name, value in fits_in.items()}
 
-        def step(as_of: str) -> tuple[FitResult, dict[str, Any]]:
+        def step(as_of: str) -> tuple[Any, dict[str, Any]]:
             model = model_at_rank(spec, boards[as_of], rank, as_of)
             space = search_space(spec, model, config.search_space, context.log.warning)
             default = fits[f"fit_{model}"][as_of]
