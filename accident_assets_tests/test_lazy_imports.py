@@ -27,6 +27,7 @@ HEAVY = (
     "boto3",
     "requests",
     "holidays",
+    "polars",
     "h3",
     "numpy",
 )

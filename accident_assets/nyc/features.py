@@ -21,30 +21,13 @@ import polars as pl
 
 from accident_assets.features import cyclic_encoding
 from accident_assets.nyc import geo
-
-TARGET = "incidents"
-H3_RESOLUTION_DEFAULT = 7
-KEY_COLUMNS = ["date", "hour", "cell", "borough"]
-CATEGORICAL_FEATURES: list[str] = ["cell"]
-NUMERIC_FEATURES: list[str] = [
-    "cell_lat",
-    "cell_lng",
-    "hour",
-    "weekday",
-    "is_weekend",
-    "is_holiday",
-    "hour_sin",
-    "hour_cos",
-    "weekday_sin",
-    "weekday_cos",
-]
-FEATURE_COLUMNS: list[str] = CATEGORICAL_FEATURES + NUMERIC_FEATURES
-# Key columns, the target, then the features not already among the keys.
-COLUMNS: list[str] = [
-    *KEY_COLUMNS,
+from accident_assets.nyc.feature_names import (
+    COLUMNS,
+    FEATURE_COLUMNS,
     TARGET,
-    *[c for c in FEATURE_COLUMNS if c not in KEY_COLUMNS],
-]
+)
+
+H3_RESOLUTION_DEFAULT = 7
 UNKNOWN_BOROUGH = "UNKNOWN"
 
 

@@ -3,15 +3,14 @@
 tuned_fits/top1..3 -> model_comparison -> champion -> performance_history, plus the task's job
 and retraining sensor; and the run config of that job.
 
-Wiring only, imported when the code location loads: the champion decision's functions
-(``decide_champion``, ``score_model``, ...) are still importable from here but load
-:mod:`accident_assets.training.champion_decision` (polars) on first use.
+Wiring only, imported when the code location loads; the champion decision's logic is in
+:mod:`accident_assets.training.champion_decision`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dagster as dg
 
@@ -25,37 +24,13 @@ from accident_assets.training.assets.tuned_fits import TuneConfig, build_tuned_a
 from accident_assets.training.sensors import build_retrain_sensor
 from accident_assets.training.tasks import TaskSpec
 
-if TYPE_CHECKING:
-    from accident_assets.training.champion_decision import (
-        DECISION_SCHEMA,
-        decide_champion,
-        load_pipeline,
-        score_model,
-        score_pipeline,
-    )
-
 __all__ = [
-    "DECISION_SCHEMA",
     "ChampionConfig",
     "TuneConfig",
     "build_training_defs",
-    "decide_champion",
-    "load_pipeline",
     "op_name",
     "run_config",
-    "score_model",
-    "score_pipeline",
 ]
-# Re-exported from the decision's logic module, which loads polars: imported on first use.
-_DECISION = ("DECISION_SCHEMA", "decide_champion", "load_pipeline", "score_model", "score_pipeline")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _DECISION:
-        from accident_assets.training import champion_decision
-
-        return getattr(champion_decision, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_training_defs(spec: TaskSpec) -> dg.Definitions:

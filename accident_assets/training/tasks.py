@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import dagster as dg
 
 from accident_assets.france import feature_names as france_features
-from accident_assets.nyc import features as nyc_features
+from accident_assets.nyc import feature_names as nyc_feature_names
 from accident_assets.training import as_of, champion, models
 from accident_assets.training.as_of import AsOfWindow
 from accident_assets.training.metrics import (
@@ -259,6 +259,8 @@ def assemble_nyc(frames: Mapping[str, pl.DataFrame], window: AsOfWindow) -> pl.D
     cells and any the week adds, as serving would meet them."""
     import polars as pl
 
+    from accident_assets.nyc import features as nyc_features
+
     needed = ["date", "hour", "cell", nyc_features.TARGET]
     _require_columns(frames, needed, "nyc/features")
 
@@ -350,9 +352,9 @@ NYC = TaskSpec(
     kind="regression",
     group="nyc_incidents",
     feature_asset=dg.AssetKey(["nyc", "features"]),
-    target=nyc_features.TARGET,
-    categorical=tuple(nyc_features.CATEGORICAL_FEATURES),
-    numeric=tuple(nyc_features.NUMERIC_FEATURES),
+    target=nyc_feature_names.TARGET,
+    categorical=tuple(nyc_feature_names.CATEGORICAL_FEATURES),
+    numeric=tuple(nyc_feature_names.NUMERIC_FEATURES),
     as_of=as_of.NYC_AS_OF,
     feature_mapping=as_of.NYC_FEATURE_MAPPING,
     window=as_of.nyc_window,

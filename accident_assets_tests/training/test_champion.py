@@ -13,7 +13,7 @@ import pytest
 from accident_assets.france import features as F
 from accident_assets.training import champion as rules
 from accident_assets.training import champion_model
-from accident_assets.training.factory import score_model
+from accident_assets.training.champion_decision import score_model
 from accident_assets.training.mlflow_config import configure_mlflow, tracking_uri
 from accident_assets.training.models import FRANCE_MODELS
 from accident_assets.training.tasks import FRANCE
