@@ -21,11 +21,14 @@ import polars as pl
 
 from accident_assets.features import cyclic_encoding
 from accident_assets.nyc import geo
-from accident_assets.nyc.feature_names import (
-    COLUMNS,
-    FEATURE_COLUMNS,
-    TARGET,
-)
+
+# Re-exported (``X as X``): code that builds or scores the table reads the names from here.
+from accident_assets.nyc.feature_names import CATEGORICAL_FEATURES as CATEGORICAL_FEATURES
+from accident_assets.nyc.feature_names import COLUMNS as COLUMNS
+from accident_assets.nyc.feature_names import FEATURE_COLUMNS as FEATURE_COLUMNS
+from accident_assets.nyc.feature_names import KEY_COLUMNS as KEY_COLUMNS
+from accident_assets.nyc.feature_names import NUMERIC_FEATURES as NUMERIC_FEATURES
+from accident_assets.nyc.feature_names import TARGET as TARGET
 
 H3_RESOLUTION_DEFAULT = 7
 UNKNOWN_BOROUGH = "UNKNOWN"
