@@ -62,18 +62,3 @@ def test_the_check_sees_a_heavy_import() -> None:
     # Scoring imports pandas at module level: if the check could not see it, the test above
     # would pass whatever the code location imports.
     assert "pandas" in loaded_heavy("import accident_assets.serving.predict")
-
-
-def test_source_defaults_match_the_modules_not_imported() -> None:
-    # The sources spell these defaults out so that defining them imports neither the sample
-    # generators (numpy, polars) nor the Socrata client (requests).
-    from accident_assets.france import sample as france_sample
-    from accident_assets.france.sources import SampleFranceSource
-    from accident_assets.nyc import socrata
-    from accident_assets.nyc.sources import SOCRATA_URL
-
-    fields = SampleFranceSource.model_fields
-    assert fields["sample_years"].default == list(france_sample.DEFAULT_YEARS)
-    assert fields["sample_accidents"].default == france_sample.DEFAULT_ACCIDENTS
-    assert fields["sample_seed"].default == france_sample.SEED
-    assert SOCRATA_URL == socrata.DEFAULT_URL

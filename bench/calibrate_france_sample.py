@@ -85,7 +85,7 @@ def tvd(a: dict, b: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--real", type=Path, default=DEFAULT_REAL)
-    parser.add_argument("--accidents", type=int, default=sample.DEFAULT_ACCIDENTS)
+    parser.add_argument("--accidents", type=int, default=sample.SAMPLE_ACCIDENTS)
     parser.add_argument("--models", nargs="+", default=["logistic_regression", "lightgbm"])
     parser.add_argument("--frequencies", action="store_true")
     args = parser.parse_args()

@@ -1,4 +1,5 @@
-"""The asset keys of the French lane and the names of their Pandera schemas.
+"""The asset keys of the French lane, the names of their Pandera schemas and the offline
+sample's defaults.
 
 A light module (no polars): the asset, check and sensor definitions need them when the code
 location loads, and so do the logic modules (:mod:`accident_assets.france.ingest`,
@@ -18,3 +19,8 @@ SCHEMA_NAMES = {
     ACCIDENTS: "france_accidents",
     FEATURES: "france_features",
 }
+
+# The offline sample (``france.sample``): its years, accidents a year and seed.
+SAMPLE_YEARS = (2021, 2022)
+SAMPLE_ACCIDENTS = 4_000
+SAMPLE_SEED = 20210

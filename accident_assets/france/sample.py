@@ -75,12 +75,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from accident_assets.france.keys import SAMPLE_ACCIDENTS, SAMPLE_SEED, SAMPLE_YEARS
 from accident_assets.france.reader import COLUMNS
 from accident_assets.france.transforms import FIXED_OBSTACLES, SENIOR_AGE, VEHICLE_CLASSES
 
-DEFAULT_YEARS = (2021, 2022)
-DEFAULT_ACCIDENTS = 4_000
-SEED = 20210
 NEW_LAYOUT_YEAR = 2022  # id_usager, several lieux rows, 8 decimals, "-1" in lieux
 
 NBSP = "\u00a0"
@@ -277,7 +275,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def generate_year(
-    year: int, n_accidents: int = DEFAULT_ACCIDENTS, seed: int = SEED
+    year: int, n_accidents: int = SAMPLE_ACCIDENTS, seed: int = SAMPLE_SEED
 ) -> dict[str, pl.DataFrame]:
     """The four tables of ``year`` as typed frames (the reader's schema), deterministic per seed."""
     rng = np.random.default_rng([seed, year, n_accidents])
@@ -627,8 +625,8 @@ def published_filename(table: str, year: int, official_names: bool = False) -> s
 def write_year(
     folder: Path,
     year: int,
-    n_accidents: int = DEFAULT_ACCIDENTS,
-    seed: int = SEED,
+    n_accidents: int = SAMPLE_ACCIDENTS,
+    seed: int = SAMPLE_SEED,
     *,
     official_names: bool = False,
 ) -> dict[str, Path]:
@@ -650,9 +648,9 @@ def _complete(folder: Path, year: int) -> bool:
 
 def ensure_sample(
     folder: Path,
-    years: tuple[int, ...] | list[int] = DEFAULT_YEARS,
-    n_accidents: int = DEFAULT_ACCIDENTS,
-    seed: int = SEED,
+    years: tuple[int, ...] | list[int] = SAMPLE_YEARS,
+    n_accidents: int = SAMPLE_ACCIDENTS,
+    seed: int = SAMPLE_SEED,
 ) -> Path:
     """Generate the sample years into ``folder`` unless already there (same size and seed)."""
     wanted = f"{n_accidents} {seed}"

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 from accident_assets import settings as settings_module
 from accident_assets.france import layouts
+from accident_assets.france.keys import SAMPLE_ACCIDENTS, SAMPLE_SEED, SAMPLE_YEARS
 from accident_assets.france.layouts import TABLES
 from accident_assets.resources import SourceResource
 from accident_assets.settings import Settings
@@ -133,11 +134,9 @@ class SampleFranceSource(FranceSource):
 
     backend: ClassVar[str] = "sample"
     sample_folder: str = ""
-    # sample.DEFAULT_YEARS, DEFAULT_ACCIDENTS and SEED (a test checks they agree): importing the
-    # generator here would load numpy and polars with the code location.
-    sample_years: list[int] = [2021, 2022]  # noqa: RUF012
-    sample_accidents: int = 4_000
-    sample_seed: int = 20210
+    sample_years: list[int] = list(SAMPLE_YEARS)  # noqa: RUF012
+    sample_accidents: int = SAMPLE_ACCIDENTS
+    sample_seed: int = SAMPLE_SEED
 
     def candidates(self, table: str, year: int | str) -> tuple[str, ...]:
         return (layouts.canonical_name(table, year),)

@@ -1,4 +1,4 @@
-"""The columns of the NYC dataset as the Socrata API names them, and the city's time zone.
+"""The columns of the NYC dataset as the Socrata API names them, its URL and the city's time zone.
 
 A light module (no polars, no Dagster): the sources and the forecast schedule need them when the
 code location loads or a schedule ticks, and so do the logic modules
@@ -7,6 +7,8 @@ code location loads or a schedule ticks, and so do the logic modules
 """
 
 NYC_TIME_ZONE = "America/New_York"
+# The dataset on NYC Open Data (Motor Vehicle Collisions - Crashes).
+SOCRATA_URL = "https://data.cityofnewyork.us/resource/h9gi-nx95.json"
 
 # The dataset's columns in the API's order and spelling (vehicle_type_code1/2 have no underscore).
 API_COLUMNS: list[str] = [

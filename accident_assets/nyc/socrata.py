@@ -37,11 +37,11 @@ from accident_assets.http_session import (
     RetryAfterTooLong,
     retrying_session,
 )
+from accident_assets.nyc.columns import SOCRATA_URL
 
 if TYPE_CHECKING:
     from accident_assets.nyc.sources import DayStat
 
-DEFAULT_URL = "https://data.cityofnewyork.us/resource/h9gi-nx95.json"
 log = logging.getLogger(__name__)
 STATS_SELECT = "date_trunc_ymd(crash_date) AS day, count(*) AS n, count(latitude) AS geocoded"
 UPDATED_AT_SELECT = ", max(:updated_at) AS updated_at"
@@ -75,7 +75,7 @@ def day_where(day: dt.date) -> str:
 class SocrataClient:
     def __init__(
         self,
-        base_url: str = DEFAULT_URL,
+        base_url: str = SOCRATA_URL,
         *,
         app_token: str | None = None,
         page_size: int = 1000,

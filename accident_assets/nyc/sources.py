@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import PrivateAttr
 
+from accident_assets.nyc.columns import SOCRATA_URL
 from accident_assets.resources import SourceResource
 from accident_assets.settings import Settings
 
@@ -52,8 +53,6 @@ if TYPE_CHECKING:
     # The Socrata client brings requests: imported when a client is built.
     from accident_assets.nyc.socrata import SocrataClient
 
-# socrata.DEFAULT_URL (a test checks they agree).
-SOCRATA_URL = "https://data.cityofnewyork.us/resource/h9gi-nx95.json"
 
 TOKEN_ENV_DEFAULT = "NYC_SOCRATA_APP_TOKEN"
 
