@@ -12,12 +12,14 @@ import os
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import dagster as dg
 import typer
 from tqdm import tqdm
 
-from accident_assets import settings
+from accident_assets import instance, settings
+from accident_assets.postgres import DATABASES, DEFAULT_PORT, LocalPostgres
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
@@ -33,15 +35,88 @@ NYC_SAMPLE_START = dt.date(2023, 1, 1)
 NYC_BACKTEST_WEEKS = 4
 
 
+postgres_app = typer.Typer(
+    no_args_is_help=True,
+    help="A Postgres of the project's own under <home>/postgres, for the Dagster instance and MLflow.",
+)
+app.add_typer(postgres_app, name="postgres")
+
+
 def _instance() -> dg.DagsterInstance:
-    os.environ.setdefault("DAGSTER_HOME", str(settings.ensure_dagster_home()))
+    os.environ.setdefault("DAGSTER_HOME", str(instance.ensure_dagster_home()))
     return dg.DagsterInstance.get()
 
 
 @app.command("init")
 def init() -> None:
-    """Create the state directory and a dagster.yaml with run monitoring (if there is none)."""
-    typer.echo(f"DAGSTER_HOME: {settings.ensure_dagster_home()}")
+    """Create the state directory and a dagster.yaml with run monitoring and the run concurrency
+    pools (if there is none), and set the pools' limits in the instance."""
+    with _instance() as dagster_instance:
+        limits = instance.apply_pool_limits(dagster_instance)
+    typer.echo(f"DAGSTER_HOME: {os.environ['DAGSTER_HOME']}")
+    typer.echo(f"Pool limits: {limits} (other pools: 1 run at a time)")
+
+
+def _local_postgres(port: int) -> LocalPostgres:
+    return LocalPostgres(settings.state_home() / "postgres" / "data", port=port)
+
+
+def _env_file() -> Path:
+    """The MLflow store for make's targets (the Makefile includes it when it exists)."""
+    return settings.state_home() / "postgres" / "env.mk"
+
+
+PORT_OPTION = typer.Option(DEFAULT_PORT, help="loopback port of the server")
+
+
+@postgres_app.command("start")
+def postgres_start(port: int = PORT_OPTION) -> None:
+    """Start the server (creating it and its databases the first time), point DAGSTER_HOME's
+    dagster.yaml at it, and write the MLFLOW_TRACKING_URI that make's targets use."""
+    server = _local_postgres(port)
+    server.start()
+    server.create_databases()
+    config = instance.write_instance_yaml(
+        settings.dagster_home(),
+        instance.postgres_storage(server.url("dagster")),
+        origin="accident-assets postgres start",
+    )
+    _env_file().write_text(f"export MLFLOW_TRACKING_URI := {server.url('mlflow')}\n")
+    typer.echo(f"Postgres on {server.host}:{port}, data in {server.data_dir}")
+    typer.echo(f"Dagster instance: {config}")
+    typer.echo(f"MLflow store: {server.url('mlflow')} (make's targets read {_env_file()})")
+    typer.echo(f"In a shell: export MLFLOW_TRACKING_URI={server.url('mlflow')}")
+    init()
+
+
+@postgres_app.command("stop")
+def postgres_stop(
+    port: int = PORT_OPTION,
+    sqlite: bool = typer.Option(
+        False, "--sqlite", help="also point the instance and MLflow back at the local sqlite files"
+    ),
+) -> None:
+    """Stop the server; its data stays for the next start."""
+    _local_postgres(port).stop()
+    if sqlite:
+        _env_file().unlink(missing_ok=True)
+        config = settings.dagster_home() / "dagster.yaml"
+        config.unlink(missing_ok=True)
+        instance.ensure_dagster_home()
+        typer.echo(f"{config} and MLflow are on the local sqlite files again")
+    typer.echo("Postgres stopped")
+
+
+@postgres_app.command("status")
+def postgres_status(port: int = PORT_OPTION) -> None:
+    """Whether the server runs, and the URLs of its databases."""
+    server = _local_postgres(port)
+    if not server.running():
+        typer.echo(f"Postgres is not running (data: {server.data_dir})")
+        raise typer.Exit(code=1)
+    typer.echo(f"Postgres is running on {server.host}:{port}")
+    for database in DATABASES:
+        typer.echo(f"  {database}: {server.url(database)}")
 
 
 def _job(name: str) -> dg.JobDefinition:
@@ -60,9 +135,9 @@ def _job(name: str) -> dg.JobDefinition:
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
-def _execute(name: str, instance: dg.DagsterInstance, **kwargs) -> None:
+def _execute(name: str, dagster_instance: dg.DagsterInstance, **kwargs) -> None:
     result = _job(name).execute_in_process(
-        instance=instance, raise_on_error=False, run_config=CONSOLE_INFO, **kwargs
+        instance=dagster_instance, raise_on_error=False, run_config=CONSOLE_INFO, **kwargs
     )
     if not result.success:
         typer.echo(
@@ -79,7 +154,7 @@ def run_all(
 ) -> None:
     """Ingest both lanes on the sample data, train every model, crown a champion per task, and
     backtest the NYC lane over its newest weekly as-of partitions."""
-    instance = _instance()
+    dagster_instance = _instance()
     last_day = NYC_SAMPLE_START + dt.timedelta(days=nyc_days - 1)
     from accident_assets.nyc.partitions import days_between, key_of
     from accident_assets.training.tasks import NYC
@@ -93,7 +168,7 @@ def run_all(
         *[
             (
                 f"france_ingest_job {year}",
-                lambda y=year: _execute("france_ingest_job", instance, partition_key=y),
+                lambda y=year: _execute("france_ingest_job", dagster_instance, partition_key=y),
             )
             for year in FRANCE_SAMPLE_YEARS
         ],
@@ -101,7 +176,7 @@ def run_all(
             f"nyc_ingest_job {NYC_SAMPLE_START}..{last_day}",
             lambda: _execute(
                 "nyc_ingest_job",
-                instance,
+                dagster_instance,
                 tags={
                     "dagster/asset_partition_range_start": NYC_SAMPLE_START.isoformat(),
                     "dagster/asset_partition_range_end": last_day.isoformat(),
@@ -111,14 +186,14 @@ def run_all(
         (
             f"france_training_job {FRANCE_SAMPLE_YEARS[-1]}",
             lambda: _execute(
-                "france_training_job", instance, partition_key=FRANCE_SAMPLE_YEARS[-1]
+                "france_training_job", dagster_instance, partition_key=FRANCE_SAMPLE_YEARS[-1]
             ),
         ),
         (
             f"nyc_training_job {first_week}...{newest_week}",
             lambda: _execute(
                 "nyc_training_job",
-                instance,
+                dagster_instance,
                 tags={
                     "dagster/asset_partition_range_start": first_week,
                     "dagster/asset_partition_range_end": newest_week,

@@ -174,26 +174,3 @@ def dagster_home() -> Path:
 def shared_data_dir() -> Path:
     """Real data beside the repository (``../shared/data``); tests skip when it is absent."""
     return get_settings().shared_data
-
-
-# Run monitoring (evaluated by the daemon of `dagster dev`) marks a run whose process died, e.g.
-# killed mid-ingest, as failed instead of leaving it STARTED forever.
-DAGSTER_YAML = """\
-# Written by accident_assets when DAGSTER_HOME had no dagster.yaml; default local storage.
-run_monitoring:
-  enabled: true
-  start_timeout_seconds: 180
-  cancel_timeout_seconds: 180
-  max_resume_run_attempts: 0
-  poll_interval_seconds: 60
-"""
-
-
-def ensure_dagster_home(settings: Settings | None = None) -> Path:
-    """DAGSTER_HOME with a dagster.yaml; an existing, non-empty one is the user's and is kept."""
-    home = (settings or get_settings()).dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists() or not config.read_text().strip():
-        config.write_text(DAGSTER_YAML)
-    return home

@@ -77,7 +77,7 @@ def launch_times(repeats: int) -> dict[str, list[float]]:
 
 def ui_launch_times(days: list[str]) -> list[dict[str, float]]:
     sys.path.insert(0, str(REPO))
-    from accident_assets_tests.ui.dagster_dev import running_dagster_dev
+    from accident_assets_tests.dagster_dev import running_dagster_dev
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp, running_dagster_dev(Path(tmp)) as dev:

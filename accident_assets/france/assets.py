@@ -12,6 +12,7 @@ from accident_assets.france.keys import ACCIDENTS, FEATURES, LANE, RAW_KEYS
 from accident_assets.france.layouts import TABLES
 from accident_assets.france.partitions import france_yearly_partitions
 from accident_assets.france.sources import FranceSource
+from accident_assets.instance import INGEST_POOL
 from accident_assets.ownership import lane_ownership
 from accident_assets.resources import AssetStorage
 
@@ -45,7 +46,7 @@ SPECS = {
 RAW_SPECS = {table: SPECS[key] for table, key in RAW_KEYS.items()}
 
 
-@dg.multi_asset(specs=list(SPECS.values()), name="france_year", can_subset=False)
+@dg.multi_asset(specs=list(SPECS.values()), name="france_year", can_subset=False, pool=INGEST_POOL)
 def france_year(
     context: dg.AssetExecutionContext, france_source: FranceSource, asset_storage: AssetStorage
 ):

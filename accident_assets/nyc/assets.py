@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from accident_assets.checks import column_schema, markdown_table
+from accident_assets.instance import INGEST_POOL
 from accident_assets.nyc.keys import CRASHES, FEATURES, RAW
 from accident_assets.nyc.partitions import NYC_DAILY, day_of
 from accident_assets.nyc.sources import NycSource
@@ -106,6 +107,7 @@ def _metadata(outcome: "IngestOutcome", key: dg.AssetKey, partition: str) -> dic
     partitions_def=NYC_DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
     can_subset=False,
+    pool=INGEST_POOL,
 )
 def nyc_days(
     context: dg.AssetExecutionContext,

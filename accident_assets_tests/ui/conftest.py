@@ -8,14 +8,13 @@ the tests are skipped with the reason otherwise.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from accident_assets_tests.ui.dagster_dev import DagsterDev, running_dagster_dev, tail
+from accident_assets_tests.apt import apt_install
+from accident_assets_tests.dagster_dev import DagsterDev, running_dagster_dev, tail
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -24,34 +23,11 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS_ENV = "ACCIDENT_ASSETS_UI_ARTIFACTS"
 
 
-def _apt_install() -> str | None:
-    """Installs chromium with apt-get; returns why it could not, or None on success."""
-    if not shutil.which("apt-get"):
-        return "apt-get is not available"
-    if os.geteuid() != 0:
-        return "installing them needs root (apt-get)"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    steps = [
-        (["apt-get", "update"], 180),
-        (["apt-get", "install", "-y", "--no-install-recommends", *APT_PACKAGES], 420),
-    ]
-    for command, timeout in steps:
-        try:
-            done = subprocess.run(
-                command, env=env, capture_output=True, text=True, timeout=timeout, check=False
-            )
-        except subprocess.TimeoutExpired:
-            return f"`{' '.join(command)}` took more than {timeout} s"
-        if done.returncode != 0:
-            return f"`{' '.join(command)}` failed ({done.returncode}):\n{tail(done.stdout + done.stderr)}"
-    return None
-
-
 @pytest.fixture(scope="session")
 def chromium() -> tuple[Path, Path]:
     """(chromium, chromedriver) of Debian, installed on first use when we may."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        reason = _apt_install()
+        reason = apt_install(APT_PACKAGES)
         if reason is not None:
             pytest.skip(f"Debian's chromium and chromedriver are absent and {reason}")
         if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):

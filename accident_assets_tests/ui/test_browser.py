@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from accident_assets_tests.ui.dagster_dev import DagsterDev
+from accident_assets_tests.dagster_dev import DagsterDev
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import dagster as dg
 
+from accident_assets.instance import training_pool
 from accident_assets.ownership import ownership
 from accident_assets.training.tasks import TaskSpec
 
@@ -71,6 +72,7 @@ def lane(spec: TaskSpec, stage: str, **extra: Any) -> dict[str, Any]:
         "group_name": spec.group,
         "partitions_def": spec.as_of,
         "backfill_policy": SINGLE_RUN,
+        "pool": training_pool(spec.name),
         **ownership(spec.name, stage),
         **extra,
     }

@@ -11,6 +11,7 @@ from typing import Any
 
 import dagster as dg
 
+from accident_assets.instance import training_pool
 from accident_assets.ownership import ownership
 from accident_assets.resources import AssetStorage
 from accident_assets.training.assets.common import SINGLE_RUN
@@ -31,6 +32,7 @@ def build_history_asset(spec: TaskSpec) -> dg.AssetsDefinition:
         ],
         io_manager_key="parquet_io_manager",
         kinds={"polars"},
+        pool=training_pool(spec.name),
         **ownership(spec.name, "performance_history"),
         description=(
             "The dashboard: every stored as-of partition's candidates, baselines and decision, "

@@ -1,7 +1,7 @@
-"""A real `dagster dev` of the code location over a fresh state home, and its GraphQL API.
+"""A real `dagster dev` of the code location over a state home, and its GraphQL API.
 
-Used by the browser test and by ``bench/bench_code_location.py`` (a run launched through the UI's
-API, from launch to success).
+Used by the browser test, the run-queue tests (``accident_assets_tests/deploy``) and
+``bench/bench_code_location.py`` (a run launched through the UI's API, from launch to success).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,7 +102,7 @@ class DagsterDev:
             raise AssertionError(f"GraphQL errors: {answer['errors']}")
         return answer["data"]
 
-    def launch(self, job: str, partition: str) -> str:
+    def launch(self, job: str, partition: str, run_config: Mapping[str, Any] | None = None) -> str:
         """Launches one partition of ``job``, as the UI's Materialize button does; the run id."""
         params = {
             "selector": {
@@ -111,6 +111,7 @@ class DagsterDev:
                 "jobName": job,
             },
             "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
+            "runConfigData": dict(run_config or {}),
         }
         result = self.graphql(LAUNCH_RUN, {"executionParams": params})["launchRun"]
         assert result["__typename"] == "LaunchRunSuccess", f"launchRun answered {result}"
@@ -189,20 +190,25 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def running_dagster_dev(workdir: Path) -> Iterator[DagsterDev]:
-    """`dagster dev` of the code location over a fresh state home under ``workdir``, on a free
-    port of 127.0.0.1; every process it started is stopped on exit."""
+def running_dagster_dev(
+    workdir: Path, env: Mapping[str, str] | None = None
+) -> Iterator[DagsterDev]:
+    """`dagster dev` of the code location over the state home ``workdir/state`` (fresh unless
+    the caller prepared it, e.g. with a dagster.yaml), on a free port of 127.0.0.1, with ``env``
+    added to the environment; every process it started is stopped on exit."""
     home = workdir / "state"
-    (home / "dagster").mkdir(parents=True)
-    env = {**os.environ}
+    (home / "dagster").mkdir(parents=True, exist_ok=True)
+    base = {**os.environ}
     for name in ("MLFLOW_TRACKING_URI", "ACCIDENT_ASSETS_STORAGE"):
-        env.pop(name, None)
-    env.update(
-        ACCIDENT_ASSETS_HOME=str(home),
-        DAGSTER_HOME=str(home / "dagster"),
+        base.pop(name, None)
+    env = {
+        **base,
+        "ACCIDENT_ASSETS_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),
         # The offline, deterministic sample: the run needs no network.
-        ACCIDENT_ASSETS_NYC_SOURCE="sample",
-    )
+        "ACCIDENT_ASSETS_NYC_SOURCE": "sample",
+        **(env or {}),
+    }
     port = _free_port()
     log = workdir / "dagster-dev.log"
     dagster = Path(sys.executable).with_name("dagster")

@@ -1,0 +1,170 @@
+"""The Dagster instance and MLflow's store on a real Postgres: runs, events and the registered
+champion are read back from the server, and a restart of the server loses nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from accident_assets.postgres import LocalPostgres
+from accident_assets.training.tasks import FRANCE
+from accident_assets_tests.instance.conftest import PostgresHome
+
+pytestmark = pytest.mark.slow
+
+DAY = dt.date(2023, 1, 3)
+FRANCE_YEARS = ("2021", "2022")
+
+
+def query(server: LocalPostgres, database: str, sql: str) -> list[tuple]:
+    """Rows straight from the server, not through Dagster or MLflow."""
+    import psycopg2
+
+    connection = psycopg2.connect(
+        host=server.host, port=server.port, user="postgres", dbname=database, connect_timeout=10
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            rows = cursor.fetchall() if cursor.description else []
+        connection.commit()
+        return rows
+    finally:
+        connection.close()
+
+
+def materialized_partitions(db: PostgresHome, asset: str) -> set[str]:
+    rows = query(
+        db.server,
+        db.dagster_db,
+        "SELECT partition FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION' "
+        f"AND asset_key = '{dg.AssetKey.from_user_string(asset).to_string()}'",
+    )
+    return {partition for (partition,) in rows}
+
+
+def test_instance_is_on_postgres(postgres_home: PostgresHome):
+    from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
+
+    with dg.DagsterInstance.get() as instance:
+        assert isinstance(instance.run_storage, PostgresRunStorage)
+        assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+        assert instance.event_log_storage.supports_global_concurrency_limits
+
+
+def test_nyc_day_and_french_training_are_read_back_from_postgres(postgres_home: PostgresHome):
+    from mlflow.tracking import MlflowClient
+
+    from accident_assets.definitions import build_defs
+    from accident_assets.france.sources import SampleFranceSource
+    from accident_assets.nyc.run import ingest_days
+    from accident_assets_tests.training.lanes import quick_run_config
+
+    defs = build_defs(resources={"france_source": SampleFranceSource(sample_accidents=1500)})
+    with dg.DagsterInstance.get() as instance:
+        assert ingest_days(DAY, DAY, instance=instance).success
+        for year in FRANCE_YEARS:
+            ingest = defs.resolve_job_def("france_ingest_job")
+            assert ingest.execute_in_process(partition_key=year, instance=instance).success
+        training = defs.resolve_job_def(FRANCE.job_name).execute_in_process(
+            partition_key=FRANCE_YEARS[-1], run_config=quick_run_config(FRANCE), instance=instance
+        )
+        assert training.success
+
+    # What another process sees: a fresh instance over the same dagster.yaml.
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+        assert sorted(r.job_name for r in runs) == sorted(
+            ["nyc_ingest_job", "france_ingest_job", "france_ingest_job", FRANCE.job_name]
+        )
+        assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
+        champion_key = FRANCE.key("champion")
+        latest = instance.get_latest_materialization_event(champion_key)
+        assert latest is not None and latest.run_id == training.run_id
+
+    # The rows themselves, on the server.
+    stored_runs = query(postgres_home.server, postgres_home.dagster_db, "SELECT run_id FROM runs")
+    assert {run_id for (run_id,) in stored_runs} == {r.run_id for r in runs}
+    assert materialized_partitions(postgres_home, "nyc/crashes") == {DAY.isoformat()}
+    assert materialized_partitions(postgres_home, "france/accidents") == set(FRANCE_YEARS)
+    assert materialized_partitions(postgres_home, champion_key.to_user_string()) == {
+        FRANCE_YEARS[-1]
+    }
+    checks = query(
+        postgres_home.server,
+        postgres_home.dagster_db,
+        "SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_CHECK_EVALUATION'",
+    )
+    assert checks[0][0] > 0
+
+    # The registered champion, through MLflow and on the server.
+    client = MlflowClient(
+        tracking_uri=postgres_home.tracking_uri, registry_uri=postgres_home.tracking_uri
+    )
+    version = client.get_model_version_by_alias(FRANCE.name, "champion")
+    assert client.get_run(version.run_id).info.status == "FINISHED"
+    aliases = query(
+        postgres_home.server,
+        postgres_home.mlflow_db,
+        "SELECT name, alias, version FROM registered_model_aliases",
+    )
+    assert (FRANCE.name, "champion", int(version.version)) in aliases
+
+    # Nothing went to the local sqlite files.
+    assert not (postgres_home.home / "mlflow" / "mlflow.db").exists()
+    assert not (postgres_home.home / "dagster" / "history").exists()
+
+
+def _counts(db: PostgresHome) -> dict[str, int]:
+    server = db.server
+    return {
+        "runs": query(server, db.dagster_db, "SELECT count(*) FROM runs")[0][0],
+        "events": query(server, db.dagster_db, "SELECT count(*) FROM event_logs")[0][0],
+        "experiments": query(server, db.mlflow_db, "SELECT count(*) FROM experiments")[0][0],
+    }
+
+
+def test_a_postgres_restart_between_two_runs_loses_nothing(postgres_home: PostgresHome):
+    from mlflow.tracking import MlflowClient
+
+    from accident_assets.nyc.run import ingest_days
+    from accident_assets.training.mlflow_config import configure_mlflow, ensure_experiment
+
+    first, second = DAY, DAY + dt.timedelta(days=1)
+    # One long-lived instance and MLflow client across the restart, as the webserver, the
+    # daemon and the prediction API hold theirs.
+    with dg.DagsterInstance.get() as instance:
+        client: MlflowClient = configure_mlflow()
+        ensure_experiment(client, "before_restart")
+        assert ingest_days(first, first, instance=instance).success
+        before = _counts(postgres_home)
+        first_run = instance.get_runs()[0]
+
+        postgres_home.server.restart()
+
+        assert _counts(postgres_home) == before
+        assert instance.get_run_by_id(first_run.run_id).status == dg.DagsterRunStatus.SUCCESS
+        assert client.get_experiment_by_name("before_restart") is not None
+        assert ingest_days(second, second, instance=instance).success
+        ensure_experiment(client, "after_restart")
+
+    after = _counts(postgres_home)
+    assert after["runs"] == before["runs"] + 1
+    assert after["events"] > before["events"]
+    assert after["experiments"] == before["experiments"] + 1
+    assert materialized_partitions(postgres_home, "nyc/features") == {
+        first.isoformat(),
+        second.isoformat(),
+    }
+
+
+def test_a_second_start_keeps_the_data(postgres: LocalPostgres, tmp_path: Path):
+    """``start`` on a running server and ``create_databases`` again change nothing."""
+    postgres.create_databases(("kept",))
+    query(postgres, "kept", "CREATE TABLE IF NOT EXISTS marker (x int)")
+    postgres.start()
+    postgres.create_databases(("kept",))
+    assert query(postgres, "kept", "SELECT count(*) FROM marker") == [(0,)]
