@@ -51,10 +51,12 @@ def _instance() -> dg.DagsterInstance:
 def init() -> None:
     """Create the state directory and a dagster.yaml with run monitoring and the run concurrency
     pools (if there is none), and set the pools' limits in the instance."""
+    from accident_assets.definitions import build_defs
+
     with _instance() as dagster_instance:
-        limits = instance.apply_pool_limits(dagster_instance)
+        limits = instance.apply_pool_limits(dagster_instance, instance.pool_limits(build_defs()))
     typer.echo(f"DAGSTER_HOME: {os.environ['DAGSTER_HOME']}")
-    typer.echo(f"Pool limits: {limits} (other pools: 1 run at a time)")
+    typer.echo(f"Runs at a time, per pool: {limits}")
 
 
 def _local_postgres(port: int) -> LocalPostgres:

@@ -14,8 +14,10 @@ which run tags would not: a run of an asset selection carries no job tags.
 - every ingest asset is in the pool ``ingest``, limited to :data:`INGEST_RUN_LIMIT` runs.
 
 Dagster keeps a pool's own limit in the instance's database, not in ``dagster.yaml``, so
-:func:`apply_pool_limits` (called by ``accident-assets init``) sets the ingest limit there; until
-it runs, the ingest pool has the default limit, 1.
+:func:`apply_pool_limits` (called by ``accident-assets init``) sets every pool's limit there. It
+sets the pools at the default limit too: Dagster's queue gives a pool its default limit only in
+the pass that first sees it queued, and starts every run of that pass as if it had none (seen
+here: two trainings of the same task launched at once both started).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ INGEST_POOL = "ingest"
 # Ingest runs wait on the source and on Parquet writes more than on a core: two at a time keep
 # both cores busy on this size of machine without one day's backfill starving the others.
 INGEST_RUN_LIMIT = 2
-POOL_LIMITS = {INGEST_POOL: INGEST_RUN_LIMIT}
+DEFAULT_POOL_LIMIT = 1
 
 
 def training_pool(task: str) -> str:
@@ -53,7 +55,7 @@ POLICY: dict[str, Any] = {
         "max_resume_run_attempts": 0,
         "poll_interval_seconds": 60,
     },
-    "concurrency": {"pools": {"granularity": "run", "default_limit": 1}},
+    "concurrency": {"pools": {"granularity": "run", "default_limit": DEFAULT_POOL_LIMIT}},
 }
 
 WRITTEN_BY = "# Written by accident_assets"
@@ -91,9 +93,20 @@ def write_instance_yaml(home: Path, storage: Mapping[str, Any], *, origin: str) 
     return config
 
 
-def apply_pool_limits(
-    instance: dg.DagsterInstance, limits: Mapping[str, int] = POOL_LIMITS
-) -> dict[str, int]:
+def pool_limits(defs: dg.Definitions) -> dict[str, int]:
+    """The limit of every pool the code location's assets are in."""
+    pools = {
+        pool
+        for key in defs.resolve_asset_graph().get_all_asset_keys()
+        for pool in defs.resolve_asset_graph().get(key).pools or ()
+    }
+    return {
+        pool: INGEST_RUN_LIMIT if pool == INGEST_POOL else DEFAULT_POOL_LIMIT
+        for pool in sorted(pools)
+    }
+
+
+def apply_pool_limits(instance: dg.DagsterInstance, limits: Mapping[str, int]) -> dict[str, int]:
     """Sets each pool's limit unless someone already set one (in the UI or with ``dagster
     instance concurrency set``); returns the limits now in force."""
     storage = instance.event_log_storage
