@@ -41,14 +41,20 @@ def test_the_code_location_passes_dagster_definitions_validate(tmp_path: Path):
     assert "Validation successful" in completed.stderr + completed.stdout
 
 
-def test_init_writes_run_monitoring_and_keeps_a_users_config(tmp_path: Path):
+def test_init_writes_the_policy_sets_pool_limits_and_keeps_a_users_config(tmp_path: Path):
     import dagster as dg
+
+    from accident_assets.instance import INGEST_POOL, INGEST_RUN_LIMIT
 
     home = tmp_path / "dagster"
     env = {**os.environ, "DAGSTER_HOME": str(home), "ACCIDENT_ASSETS_HOME": str(tmp_path)}
     command = Path(sys.executable).with_name("accident-assets")
     subprocess.run([str(command), "init"], env=env, check=True, timeout=120, capture_output=True)
-    assert dg.DagsterInstance.from_config(str(home)).run_monitoring_enabled
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.run_monitoring_enabled
+        limits = {p.name: p.limit for p in instance.event_log_storage.get_pool_limits()}
+    assert limits[INGEST_POOL] == INGEST_RUN_LIMIT
+    assert limits["training_france_priority"] == 1
 
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     subprocess.run([str(command), "init"], env=env, check=True, timeout=120, capture_output=True)

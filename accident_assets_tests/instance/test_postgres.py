@@ -168,3 +168,28 @@ def test_a_second_start_keeps_the_data(postgres: LocalPostgres, tmp_path: Path):
     postgres.start()
     postgres.create_databases(("kept",))
     assert query(postgres, "kept", "SELECT count(*) FROM marker") == [(0,)]
+
+
+def test_the_deploy_file_runs_an_ingest_day_on_postgres(
+    postgres: LocalPostgres, state_home: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """deploy/dagster.postgres.yaml as shipped, pointed at the server by its variables."""
+    from accident_assets.nyc.run import ingest_days
+
+    postgres.create_databases(("dagster_deploy_file",))
+    shipped = Path(__file__).resolve().parents[2] / "deploy" / "dagster.postgres.yaml"
+    (state_home / "dagster" / "dagster.yaml").write_text(shipped.read_text())
+    for name, value in {
+        "DAGSTER_PG_HOST": postgres.host,
+        "DAGSTER_PG_PORT": str(postgres.port),
+        "DAGSTER_PG_USERNAME": "postgres",
+        "DAGSTER_PG_PASSWORD": "",
+        "DAGSTER_PG_DB": "dagster_deploy_file",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with dg.DagsterInstance.get() as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        run = ingest_days(DAY, DAY, instance=instance)
+        assert run.success
+    stored = query(postgres, "dagster_deploy_file", "SELECT run_id FROM runs")
+    assert stored == [(run.run_id,)]
