@@ -240,13 +240,14 @@ def _summary(seconds: float) -> str:
 
 def _backtest_lines() -> list[str]:
     """The NYC backtest from its performance history: mean ± spread per model, best first."""
-    import polars as pl
+    from upath import UPath
 
+    from accident_assets.io_manager import read_parquet
     from accident_assets.training import history
     from accident_assets.training.tasks import NYC
 
-    path = f"{settings.storage_root()}/{NYC.name}/performance_history.parquet"
-    frame = pl.read_parquet(path)
+    # Through the IO managers' reader, so it reads wherever they wrote (a folder, s3://...).
+    frame = read_parquet(UPath(settings.storage_root()) / NYC.name / "performance_history.parquet")
     summary = history.backtest_summary(NYC, frame)
     weeks = sorted(frame["as_of"].unique())
     lines = [

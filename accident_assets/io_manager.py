@@ -65,9 +65,7 @@ class ParquetIOManager(ManyPartitionsIOManager):
         write_parquet_atomic(obj, path)
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pl.DataFrame:
-        import polars as pl
-
-        return pl.read_parquet(path)
+        return read_parquet(path)
 
     def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, dg.RawMetadataValue]:
         import polars as pl
@@ -107,6 +105,21 @@ class PickleIOManager(ManyPartitionsIOManager):
             return pickle.load(file)
 
 
+# The protocols of a UPath on the local disk.
+LOCAL_PROTOCOLS = ("", "file", "local")
+
+
+def read_parquet(path: UPath) -> pl.DataFrame:
+    """A Parquet file on any store: polars opens a local path itself, but takes a UPath of
+    another store (``s3://``) for a file object and fails, so that one is opened through fsspec."""
+    import polars as pl
+
+    if path.protocol in LOCAL_PROTOCOLS:
+        return pl.read_parquet(path.path)
+    with path.open("rb") as file:
+        return pl.read_parquet(file)
+
+
 def write_parquet_atomic(frame: pl.DataFrame, path: UPath) -> None:
     """Serialize first, then publish in one step: a failure never replaces the good file."""
     _write_bytes_atomic(_parquet_bytes(frame), path)
@@ -128,12 +141,10 @@ def stored_partitions(root: str, asset_key: dg.AssetKey) -> list[str]:
 
 
 def read_partitions(root: str, asset_key: dg.AssetKey, keys: list[str]) -> dict[str, pl.DataFrame]:
-    import polars as pl
-
     if committed_lane(asset_key) is not None:
         return {key: read_committed(root, asset_key, key) for key in keys}
     folder = asset_storage_path(root, asset_key)
-    return {key: pl.read_parquet(folder / f"{key}.parquet") for key in keys}
+    return {key: read_parquet(folder / f"{key}.parquet") for key in keys}
 
 
 # --- Committed partitions: several tables of one partition, switched together -----------------
@@ -245,15 +256,13 @@ def stored_versions(root: str, asset_key: dg.AssetKey) -> dict[str, str]:
 
 
 def read_committed(root: str, asset_key: dg.AssetKey, partition: str) -> pl.DataFrame:
-    import polars as pl
-
     lane = committed_lane(asset_key)
     assert lane is not None, f"{asset_key.to_user_string()} is not a committed table"
     commit = current_commit(root, lane, partition)
     name = asset_key.to_user_string()
     if commit is None or name not in commit.tables:
         raise FileNotFoundError(f"{name} partition {partition}: nothing committed under {root}")
-    return pl.read_parquet(UPath(root) / commit.tables[name])
+    return read_parquet(UPath(root) / commit.tables[name])
 
 
 def _sweep(root: str, commit: Commit, previous: Commit | None) -> None:
@@ -288,7 +297,7 @@ def _parquet_bytes(frame: pl.DataFrame) -> bytes:
 def _write_bytes_atomic(data: bytes, path: UPath) -> None:
     """Readers see the old object or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.protocol in ("", "file", "local"):
+    if path.protocol in LOCAL_PROTOCOLS:
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
             with open(tmp.path, "wb") as handle:

@@ -11,8 +11,19 @@ Layout under ``ACCIDENT_ASSETS_HOME`` (default ``./var``)::
     dagster/     the Dagster instance (DAGSTER_HOME)
     storage/     asset storage, Parquet per partition (or ``ACCIDENT_ASSETS_STORAGE``, e.g. s3://...)
     objects/     pickled training sets and fits (the training lanes' IO manager)
-    mlflow/      MLflow tracking store (sqlite) and artifacts
+    mlflow/      MLflow tracking store (sqlite) and artifacts/
     sources/     generated offline sample sources
+
+Beyond one machine every step must see what the others wrote, so two places follow the settings:
+
+* ``ACCIDENT_ASSETS_STORAGE`` set: the pickled objects go to ``<storage>/objects``, on the same
+  store as the Parquet tables (no asset key starts with ``objects``, so they never collide).
+  Unset, they stay in ``<home>/objects``.
+* ``ACCIDENT_ASSETS_MLFLOW_ARTIFACTS`` set (a folder or ``s3://bucket/prefix``): every new
+  experiment keeps its artifacts in ``<mlflow_artifacts>/<experiment>``, whatever the tracking
+  store, a tracking server included (its clients then write there themselves). Unset: a
+  database store (sqlite, postgresql, ...) uses ``<home>/mlflow/artifacts``, and a tracking server
+  (http, https, databricks) its own artifact store. Experiments that exist keep their location.
 """
 
 from __future__ import annotations
@@ -53,6 +64,11 @@ class Settings(BaseSettings):
         "",
         validation_alias=AliasChoices(TRACKING_URI_ENV),
         description="MLflow tracking and registry store (default sqlite under <home>/mlflow)",
+    )
+    mlflow_artifacts: str = Field(
+        "",
+        description="where new MLflow experiments keep artifacts, a folder or s3://bucket/prefix "
+        "(default <home>/mlflow/artifacts; a tracking server's own store)",
     )
     mlflow_ui_url: str = Field(
         "http://127.0.0.1:5000", description="the MLflow UI that metadata links point to"
@@ -104,6 +120,10 @@ class Settings(BaseSettings):
 
     @property
     def pickle_root(self) -> str:
+        """Root of the pickled objects: on the asset store when one is set, so that steps in other
+        processes or machines read the training sets and fits their upstream steps wrote."""
+        if self.storage:
+            return f"{self.storage.rstrip('/')}/objects"
         return str(self.state_home / "objects")
 
     @property

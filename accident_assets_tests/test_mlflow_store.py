@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 OPEN_AT = """
@@ -71,3 +72,39 @@ def test_experiments_on_a_tracking_server_keep_the_servers_artifact_store(tmp_pa
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("tracking_uri", "configured", "expected"),
+    [
+        # A database store has no artifact store of its own: the state directory's, or the
+        # configured one (without it a postgresql store wrote to ./mlruns of the cwd).
+        ("sqlite:////state/mlflow/mlflow.db", "", "file:///state/mlflow/artifacts/exp"),
+        ("postgresql://mlflow@db:5432/mlflow", "", "file:///state/mlflow/artifacts/exp"),
+        ("mysql+pymysql://mlflow@db/mlflow", "", "file:///state/mlflow/artifacts/exp"),
+        ("postgresql://mlflow@db/mlflow", "s3://bucket/mlflow/", "s3://bucket/mlflow/exp"),
+        ("sqlite:////state/mlflow/mlflow.db", "/shared/artifacts", "file:///shared/artifacts/exp"),
+        # A server keeps its own store unless the user names one.
+        ("http://127.0.0.1:5000", "", None),
+        ("https://mlflow.example.org", "", None),
+        ("databricks", "", None),
+        ("databricks://profile", "", None),
+        ("https://mlflow.example.org", "s3://bucket/mlflow", "s3://bucket/mlflow/exp"),
+    ],
+)
+def test_experiment_artifact_location(tracking_uri: str, configured: str, expected: str | None):
+    from accident_assets.training.mlflow_config import experiment_artifact_location
+
+    location = experiment_artifact_location(
+        tracking_uri, "exp", configured=configured, default=Path("/state/mlflow/artifacts")
+    )
+    assert location == expected
+
+
+def test_new_experiments_take_the_configured_artifact_location(tmp_path: Path, monkeypatch):
+    from accident_assets.training.mlflow_config import configure_mlflow, ensure_experiment
+
+    monkeypatch.setenv("ACCIDENT_ASSETS_MLFLOW_ARTIFACTS", "s3://bucket/mlflow")
+    client = configure_mlflow(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment(ensure_experiment(client, "configured"))
+    assert experiment.artifact_location == "s3://bucket/mlflow/configured"

@@ -87,3 +87,20 @@ def test_fields_can_be_given_by_name_as_well_as_by_variable(tmp_path: Path):
     given = Settings(dagster_home_dir=tmp_path / "instance", mlflow_tracking_uri="sqlite:///x.db")
     assert given.dagster_home == tmp_path / "instance"
     assert given.tracking_uri == "sqlite:///x.db"
+
+
+def test_objects_follow_the_asset_storage(monkeypatch, tmp_path: Path):
+    """Pickled training sets and fits sit on the same store as the tables, so a step on another
+    machine reads what its upstream step wrote; without a storage setting, under the home."""
+    monkeypatch.setenv("ACCIDENT_ASSETS_HOME", str(tmp_path / "state"))
+    assert get_settings().pickle_root == str(tmp_path / "state" / "objects")
+    monkeypatch.setenv("ACCIDENT_ASSETS_STORAGE", "s3://bucket/prefix/")
+    assert get_settings().pickle_root == "s3://bucket/prefix/objects"
+
+
+def test_no_asset_key_collides_with_the_objects_folder():
+    from accident_assets.definitions import build_defs
+    from accident_assets.io_manager import COMMITS_DIR
+
+    tops = {key.path[0] for key in build_defs().resolve_asset_graph().get_all_asset_keys()}
+    assert not tops & {"objects", COMMITS_DIR}

@@ -1,8 +1,11 @@
 """Where MLflow keeps runs and models: one place, used by training and serving alike.
 
-The default tracking store is a sqlite file under the state directory; without an explicit
-artifact location MLflow would write artifacts to ``./mlruns`` of whatever directory the process
-started in, so every experiment is created with one under the state directory.
+The default tracking store is a sqlite file under the state directory. A database store (sqlite,
+postgresql, ...) has no artifact store of its own: without an explicit artifact location MLflow
+would write artifacts to ``./mlruns`` of whatever directory the process started in. So every
+experiment is created with one, ``<mlflow_artifacts>/<experiment>`` (see
+:func:`experiment_artifact_location`); on S3, MLflow's client reaches the endpoint that
+``MLFLOW_S3_ENDPOINT_URL`` names, else the one boto3 reads (``AWS_ENDPOINT_URL``).
 
 mlflow is imported inside the functions: the code location imports this module to define its
 resources, and loading MLflow there would cost every ``dagster`` command a second.
@@ -31,8 +34,39 @@ def tracking_uri() -> str:
     return settings.get_settings().tracking_uri
 
 
-def artifact_location() -> str:
-    return str(settings.mlflow_root() / "artifacts")
+# Tracking stores that are servers: they keep artifacts where they are configured to, and a folder
+# of this machine would be unreadable to their other clients.
+SERVER_SCHEMES = frozenset({"http", "https", "databricks"})
+
+
+def is_tracking_server(uri: str) -> bool:
+    # A bare "databricks" is a valid tracking URI, whose urlparse scheme is empty.
+    return urlparse(uri).scheme in SERVER_SCHEMES or uri in SERVER_SCHEMES
+
+
+def as_location(root: str) -> str:
+    """A folder as a ``file:`` URI (relative: to the cwd); a URL (``s3://...``) as it is."""
+    if urlparse(root).scheme:
+        return root.rstrip("/")
+    return Path(root).absolute().as_uri()
+
+
+def experiment_artifact_location(
+    tracking_uri: str, name: str, *, configured: str, default: Path
+) -> str | None:
+    """Where a new experiment ``name`` keeps its artifacts; None lets a tracking server decide.
+
+    An artifact root the user set wins everywhere, a server included (the clients then write to
+    it directly, which is what someone pointing a server's experiments at a bucket asks for).
+    Otherwise a database store gets ``default``, and a server its own store.
+    """
+    if configured:
+        root = as_location(configured)
+    elif is_tracking_server(tracking_uri):
+        return None
+    else:
+        root = as_location(str(default))
+    return f"{root}/{name}"
 
 
 def sqlite_store_path(uri: str) -> Path | None:
@@ -95,16 +129,19 @@ def configure_mlflow(uri: str | None = None) -> MlflowClient:
 
 
 def ensure_experiment(client: MlflowClient, name: str) -> str:
-    """The experiment id of ``name``, created with an artifact location under the state dir."""
+    """The experiment id of ``name``, created with the artifact location the settings give."""
     import mlflow
 
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    # A tracking server keeps artifacts where it is configured to (its clients could not read
-    # a folder of this machine); a local store keeps them under the state directory.
-    local = urlparse(client.tracking_uri).scheme in ("", "file", "sqlite")
-    location = (Path(artifact_location()) / name).as_uri() if local else None
+    current = settings.get_settings()
+    location = experiment_artifact_location(
+        client.tracking_uri,
+        name,
+        configured=current.mlflow_artifacts,
+        default=current.mlflow_root / "artifacts",
+    )
     try:
         return client.create_experiment(name, artifact_location=location)
     except mlflow.exceptions.MlflowException:
