@@ -113,6 +113,11 @@ def test_nyc_day_and_french_training_are_read_back_from_postgres(postgres_home: 
     )
     assert (FRANCE.name, "champion", int(version.version)) in aliases
 
+    # Artifacts under the state home: a database store names no artifact folder of its own.
+    experiment = client.get_experiment_by_name(FRANCE.name)
+    artifacts = (postgres_home.home / "mlflow" / "artifacts").as_uri()
+    assert experiment.artifact_location.startswith(artifacts), experiment.artifact_location
+
     # Nothing went to the local sqlite files.
     assert not (postgres_home.home / "mlflow" / "mlflow.db").exists()
     assert not (postgres_home.home / "dagster" / "history").exists()
