@@ -83,7 +83,8 @@ def postgres_start(port: int = PORT_OPTION) -> None:
         instance.postgres_storage(server.url("dagster")),
         origin="accident-assets postgres start",
     )
-    _env_file().write_text(f"export MLFLOW_TRACKING_URI := {server.url('mlflow')}\n")
+    # `?=`: an MLFLOW_TRACKING_URI the user exported still wins.
+    _env_file().write_text(f"export MLFLOW_TRACKING_URI ?= {server.url('mlflow')}\n")
     typer.echo(f"Postgres on {server.host}:{port}, data in {server.data_dir}")
     typer.echo(f"Dagster instance: {config}")
     typer.echo(f"MLflow store: {server.url('mlflow')} (make's targets read {_env_file()})")
