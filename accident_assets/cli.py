@@ -19,7 +19,7 @@ import typer
 from tqdm import tqdm
 
 from accident_assets import instance, settings
-from accident_assets.postgres import DATABASES, DEFAULT_PORT, LocalPostgres
+from accident_assets.postgres import DATABASES, DEFAULT_PORT, LocalPostgres, PostgresError
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
@@ -260,7 +260,13 @@ def _backtest_lines() -> list[str]:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except PostgresError as err:
+        # A missing package or a server that would not start: the message says which, and how
+        # to fix it; a traceback would bury it.
+        typer.echo(f"postgres: {err}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

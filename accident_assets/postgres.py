@@ -82,6 +82,11 @@ class LocalPostgres:
         """Starts the server and waits until it accepts connections; a running one is kept."""
         self.init()
         if self.running():
+            if self.running_port() != self.port:
+                raise PostgresError(
+                    f"the Postgres of {self.data_dir} already runs on port {self.running_port()}, "
+                    f"not {self.port}: stop it first, or use that port"
+                )
             return
         self.log_file.touch()
         self._give_to_server_user(self.log_file)
@@ -106,6 +111,13 @@ class LocalPostgres:
             return False
         done = self._run("pg_ctl", "-D", str(self.data_dir), "status", check=False)
         return done.returncode == 0
+
+    def running_port(self) -> int | None:
+        """The port the running server listens on (line 4 of its ``postmaster.pid``)."""
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().splitlines()[3])
+        except (OSError, IndexError, ValueError):
+            return None
 
     def create_databases(self, names: tuple[str, ...] = DATABASES) -> None:
         """Creates each database that does not exist yet."""

@@ -18,7 +18,7 @@ from accident_assets.postgres import LocalPostgres, PostgresError, find_bindir
 from accident_assets_tests.apt import apt_install
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -47,7 +47,7 @@ def postgres() -> Iterator[LocalPostgres]:
     # to reach its data directory, and pytest's folders are private to root.
     base = Path(tempfile.mkdtemp(prefix="accident-assets-pg-"))
     base.chmod(0o755)
-    server = LocalPostgres(base / "data", port=_free_port())
+    server = LocalPostgres(base / "data", port=free_port())
     server.start()
     try:
         server.create_databases()

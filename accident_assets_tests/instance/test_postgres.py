@@ -198,3 +198,61 @@ def test_the_deploy_file_runs_an_ingest_day_on_postgres(
         assert run.success
     stored = query(postgres, "dagster_deploy_file", "SELECT run_id FROM runs")
     assert stored == [(run.run_id,)]
+
+
+def test_the_command_line_starts_points_the_instance_and_stops(
+    postgres: LocalPostgres, tmp_path: Path
+):
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    import yaml
+
+    from accident_assets_tests.instance.conftest import free_port
+
+    home = Path(tempfile.mkdtemp(prefix="accident-assets-cli-"))
+    home.chmod(0o755)  # the server runs as the `postgres` user
+    env = {**os.environ, "ACCIDENT_ASSETS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+    command = [str(Path(sys.executable).with_name("accident-assets")), "postgres"]
+    port = str(free_port())
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, *args], env=env, capture_output=True, text=True, timeout=180, check=False
+        )
+
+    try:
+        started = cli("start", "--port", port)
+        assert started.returncode == 0, started.stderr
+        config = yaml.safe_load((home / "dagster" / "dagster.yaml").read_text())
+        url = f"postgresql+psycopg2://postgres@127.0.0.1:{port}"
+        assert config["storage"] == {"postgres": {"postgres_url": f"{url}/dagster"}}
+        env_mk = (home / "postgres" / "env.mk").read_text()
+        assert env_mk == f"export MLFLOW_TRACKING_URI ?= {url}/mlflow\n"
+        assert "'ingest': 2" in started.stdout
+        assert cli("status", "--port", port).returncode == 0
+
+        # Errors name the port, without a traceback: this home's server runs on another one...
+        elsewhere = cli("start", "--port", str(postgres.port))
+        assert elsewhere.returncode == 1
+        assert f"already runs on port {port}" in elsewhere.stderr, elsewhere.stderr
+        assert f"{url}/dagster" in (home / "dagster" / "dagster.yaml").read_text()
+        # ... or the port is another server's.
+        assert cli("stop", "--port", port).returncode == 0
+        clash = cli("start", "--port", str(postgres.port))
+        assert clash.returncode == 1
+        assert clash.stderr.startswith("postgres: ") and "Traceback" not in clash.stderr
+        assert str(postgres.port) in clash.stderr
+
+        stopped = cli("stop", "--port", port, "--sqlite")
+        assert stopped.returncode == 0, stopped.stderr
+        assert cli("status", "--port", port).returncode == 1
+        assert "storage" not in yaml.safe_load((home / "dagster" / "dagster.yaml").read_text())
+        assert not (home / "postgres" / "env.mk").exists()
+    finally:
+        cli("stop", "--port", port)
+        import shutil
+
+        shutil.rmtree(home, ignore_errors=True)
