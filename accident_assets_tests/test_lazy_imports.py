@@ -30,6 +30,11 @@ HEAVY = (
     "polars",
     "h3",
     "numpy",
+    # The cluster extra: only a deployment that names its executor imports it (training_executor).
+    "kubernetes",
+    "celery",
+    "dagster_k8s",
+    "dagster_celery",
 )
 
 
