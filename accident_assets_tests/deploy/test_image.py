@@ -180,8 +180,8 @@ def third_party_imports() -> set[str]:
 @pytest.mark.xfail(
     strict=True,
     reason="settings.py imports pydantic_settings, which pyproject.toml does not declare: only "
-    "dev tools (schemathesis' openapi validators) bring it, so the image cannot load the code "
-    "location until `pydantic-settings` is a dependency (then remove this mark)",
+    "a dev tool (moto[server], through openapi-spec-validator) brings it, so the image cannot load "
+    "the code location until `pydantic-settings` is a dependency (then remove this mark)",
 )
 def test_every_import_of_the_package_is_installed_in_the_image():
     """The dev venv has more than the image: an import that only a dev tool provides passes
