@@ -19,9 +19,24 @@ from accident_assets.nyc.sources import source_from_settings as nyc_source
 from accident_assets.nyc_forecast import definitions as nyc_forecast
 from accident_assets.resources import shared_resources
 from accident_assets.serving import definitions as serving
-from accident_assets.settings import Settings, get_settings
+from accident_assets.settings import ExecutorName, Settings, get_settings
 from accident_assets.training import definitions as training
 from accident_assets.training.tracking import MlflowTracking
+
+
+def training_executor(name: ExecutorName) -> dg.ExecutorDefinition:
+    """The executor a deployment names for the training jobs' steps. dagster-k8s and
+    dagster-celery (the ``cluster`` extra) are imported only when named: they bring the
+    kubernetes and celery clients, which loading the code location must not pay for."""
+    if name == "k8s":  # each step in its own Kubernetes Job (pod)
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    if name == "celery":  # each step a task on the broker, run by a `dagster-celery` worker
+        from dagster_celery import celery_executor
+
+        return celery_executor
+    return dg.multiprocess_executor if name == "multiprocess" else dg.in_process_executor
 
 
 def build_defs(
@@ -31,8 +46,10 @@ def build_defs(
     ``settings`` (by default the environment's) describe; ``resources`` replaces any of them by
     key (e.g. a source bound to a test server).
 
-    The default executor runs a selection's steps in one process, as the jobs do: a process per
-    step would import the whole ML stack again for every step (``docs/benchmarks.md``).
+    The default executor runs a selection's steps in one process, as the ingest and forecast
+    jobs do: a process per step would import the whole ML stack again for every step
+    (``docs/benchmarks.md``). Only the training jobs follow ``settings.executor``, which is
+    in-process by default too.
     """
     settings = settings or get_settings()
     bound = {
@@ -50,6 +67,7 @@ def build_defs(
         france.defs,
         nyc.defs,
         training.defs,
+        dg.Definitions(jobs=training.jobs(training_executor(settings.executor))),
         serving.defs,
         monitoring.defs,
         nyc_forecast.defs,

@@ -37,6 +37,8 @@ from pydantic import AliasChoices, Field, NonNegativeFloat, PositiveInt, Validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "ACCIDENT_ASSETS_"
+# Where the steps of a training job run (see ``Settings.executor``).
+ExecutorName = Literal["in_process", "multiprocess", "k8s", "celery"]
 HOME_ENV = "ACCIDENT_ASSETS_HOME"
 STORAGE_ENV = "ACCIDENT_ASSETS_STORAGE"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
@@ -106,6 +108,15 @@ class Settings(BaseSettings):
     )
     champion_refresh_seconds: NonNegativeFloat = Field(
         10.0, description="how often the API looks for a new champion (0: every request)"
+    )
+
+    # -- execution ----------------------------------------------------------------------------
+    # Only the training jobs follow it: their fit steps are long and independent. The ingest and
+    # forecast jobs stay in one process, as asset selections do: their steps are short, and a
+    # process or pod per step would cost more than the step.
+    executor: ExecutorName = Field(
+        "in_process",
+        description="where a training job's steps run: in_process, multiprocess, k8s, celery",
     )
 
     # -- derived places -----------------------------------------------------------------------

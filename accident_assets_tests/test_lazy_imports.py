@@ -30,6 +30,11 @@ HEAVY = (
     "polars",
     "h3",
     "numpy",
+    # The cluster extra: only a deployment that names its executor imports it (training_executor).
+    "kubernetes",
+    "celery",
+    "dagster_k8s",
+    "dagster_celery",
 )
 
 
@@ -62,3 +67,19 @@ def test_the_check_sees_a_heavy_import() -> None:
     # Scoring imports pandas at module level: if the check could not see it, the test above
     # would pass whatever the code location imports.
     assert "pandas" in loaded_heavy("import accident_assets.serving.predict")
+
+
+@pytest.mark.parametrize(
+    ("executor", "imported"),
+    [("k8s", {"dagster_k8s", "kubernetes"}), ("celery", {"dagster_celery"})],
+)
+def test_a_cluster_executor_is_imported_when_a_deployment_names_it(executor: str, imported: set):
+    # The default location above imports neither; naming one imports its own library (with its
+    # client's dependencies: kubernetes brings requests), never the other one.
+    code = (
+        f"import os; os.environ['ACCIDENT_ASSETS_EXECUTOR'] = {executor!r}\n"
+        "import accident_assets.definitions as location; location.defs()"
+    )
+    loaded = set(loaded_heavy(code))
+    assert imported <= loaded
+    assert not ({"dagster_k8s", "kubernetes", "dagster_celery"} - imported) & loaded

@@ -10,7 +10,7 @@ Wiring only, imported when the code location loads; the champion decision's logi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -24,17 +24,24 @@ from accident_assets.training.assets.tuned_fits import TuneConfig, build_tuned_a
 from accident_assets.training.sensors import build_retrain_sensor
 from accident_assets.training.tasks import TaskSpec
 
+if TYPE_CHECKING:  # what define_asset_job returns; Dagster does not export its name
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
+
 __all__ = [
     "ChampionConfig",
     "TuneConfig",
     "build_training_defs",
+    "build_training_job",
     "op_name",
     "run_config",
 ]
 
 
 def build_training_defs(spec: TaskSpec) -> dg.Definitions:
-    """Assets, job and retraining sensor of one task (resources come from the code location)."""
+    """Assets and retraining sensor of one task (resources come from the code location, the job
+    from :func:`build_training_job`: its executor is a setting of the deployment)."""
     assets = [
         build_training_set_asset(spec),
         *[build_fit_asset(spec, m) for m in spec.candidates],
@@ -44,17 +51,23 @@ def build_training_defs(spec: TaskSpec) -> dg.Definitions:
         build_champion_asset(spec),
         build_history_asset(spec),
     ]
-    job = dg.define_asset_job(
+    return dg.Definitions(assets=assets, sensors=[build_retrain_sensor(spec)])
+
+
+def build_training_job(
+    spec: TaskSpec, executor_def: dg.ExecutorDefinition
+) -> UnresolvedAssetJobDefinition:
+    """``<task>_training_job``: the task's whole lane, its steps run by ``executor_def``."""
+    return dg.define_asset_job(
         spec.job_name,
         selection=dg.AssetSelection.groups(spec.group),
         partitions_def=spec.as_of,
-        executor_def=dg.in_process_executor,
+        executor_def=executor_def,
         description=(
             f"The {spec.name} training lane for one as-of partition (or a range: a backtest), "
             "ending with the champion decision and the performance history."
         ),
     )
-    return dg.Definitions(assets=assets, jobs=[job], sensors=[build_retrain_sensor(spec)])
 
 
 def op_name(key: dg.AssetKey) -> str:
