@@ -21,14 +21,14 @@ from dagster._core.instance.ref import InstanceRef
 from dagster._serdes import ConfigurableClassData, class_from_code_pointer
 
 from accident_assets.definitions import build_defs
-from accident_assets.settings import DAGSTER_YAML, ExecutorName, Settings, env_name
+from accident_assets.instance import POLICY
+from accident_assets.settings import ExecutorName, Settings, env_name
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 INSTANCE_FILES = sorted(DEPLOY.glob("dagster.*.yaml"))
 EXECUTOR_FILES = sorted(DEPLOY.glob("executor.*.yaml"))
 TRAINING_JOBS = ("france_training_job", "nyc_training_job")
 # The block every instance shares with the local one (the run queue and pools are set there).
-CONCURRENCY = {"pools": {"granularity": "run", "default_limit": 1}}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -114,14 +114,6 @@ def test_a_typo_fails_naming_the_key(typo, key: str, tmp_path: Path, set_env):
     assert errors and any(f'"{key}"' in e for e in errors), errors
 
 
-def test_every_instance_shares_the_concurrency_block():
-    blocks = [load(path).get("concurrency") for path in INSTANCE_FILES]
-    local = yaml.safe_load(DAGSTER_YAML)
-    if "concurrency" in local:  # the local instance, once it sets pools
-        blocks.append(local["concurrency"])
-    assert all(block == CONCURRENCY for block in blocks), blocks
-
-
 def test_the_run_pods_get_the_settings_they_rebuild_the_code_location_from():
     """A run pod loads the code location again: a setting missing there is its default (e.g. the
     training steps in-process); a misspelt one is not a setting at all."""
@@ -140,7 +132,7 @@ def test_the_instance_loads_from_a_dagster_home(tmp_path: Path, set_env):
     config, custom_class = dagster_instance_config(str(tmp_path))
     assert custom_class is None
     assert config["run_launcher"]["class"] == "K8sRunLauncher"
-    assert config["concurrency"] == CONCURRENCY
+    assert config["concurrency"] == POLICY["concurrency"]
 
 
 @pytest.mark.parametrize("path", EXECUTOR_FILES, ids=lambda p: p.name)

@@ -177,12 +177,6 @@ def third_party_imports() -> set[str]:
     return names - set(sys.stdlib_module_names) - {"__future__", "accident_assets"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="settings.py imports pydantic_settings, which pyproject.toml does not declare: only "
-    "a dev tool (moto[server], through openapi-spec-validator) brings it, so the image cannot load "
-    "the code location until `pydantic-settings` is a dependency (then remove this mark)",
-)
 def test_every_import_of_the_package_is_installed_in_the_image():
     """The dev venv has more than the image: an import that only a dev tool provides passes
     every other test and fails in the image (the image build showed it)."""
