@@ -95,6 +95,22 @@ def test_an_instance_file_passes_dagsters_validation(path: Path, tmp_path: Path,
     assert instance_errors(path, tmp_path) == []
 
 
+@pytest.mark.parametrize("path", INSTANCE_FILES, ids=lambda p: p.name)
+def test_the_postgres_url_names_an_installed_driver(path: Path, set_env):
+    """Dagster's schema accepts any ``scheme``; SQLAlchemy 2.1 reads a bare ``postgresql`` as
+    psycopg 3, which is not installed, and the instance would fail at its first connection."""
+    import sqlalchemy
+    from dagster_postgres import DagsterPostgresStorage
+    from dagster_postgres.utils import pg_url_from_config
+
+    config = load(path)
+    set_env(config)
+    result = process_config(DagsterPostgresStorage.config_type(), config["storage"]["postgres"])
+    assert result.success, result.errors
+    engine = sqlalchemy.create_engine(pg_url_from_config(result.value))  # imports the driver
+    assert engine.dialect.driver == "psycopg2"
+
+
 @pytest.mark.parametrize(
     ("typo", "key"),
     [
@@ -122,7 +138,8 @@ def test_the_run_pods_get_the_settings_they_rebuild_the_code_location_from():
     settings = {env_name(field) for field in Settings.model_fields}
     ours = {n for n in passed if n.startswith(("ACCIDENT_ASSETS_", "MLFLOW_"))}
     assert ours <= settings, ours - settings
-    assert {"ACCIDENT_ASSETS_EXECUTOR", "ACCIDENT_ASSETS_STORAGE", "MLFLOW_TRACKING_URI"} <= passed
+    shared = {"ACCIDENT_ASSETS_STORAGE", "ACCIDENT_ASSETS_MLFLOW_ARTIFACTS", "MLFLOW_TRACKING_URI"}
+    assert {"ACCIDENT_ASSETS_EXECUTOR", *shared} <= passed
 
 
 def test_the_instance_loads_from_a_dagster_home(tmp_path: Path, set_env):
