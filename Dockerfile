@@ -1,7 +1,7 @@
 # The code location's image: the locked, CPU-only environment of `uv sync --frozen --no-dev
 # --extra cluster` (dagster-k8s, dagster-celery; no test or lint tools) serving
 # accident_assets.definitions over gRPC. The same image runs the code server, each run
-# (K8sRunLauncher) and each step (k8s_job_executor, celery workers). deploy/README.md says how it
+# (K8sRunLauncher) and each step (k8s_job_executor, celery workers). docs/deploy.md says how it
 # is checked. Build: docker build -t accident_assets .
 
 FROM python:3.11-slim-bookworm AS build
