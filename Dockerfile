@@ -1,5 +1,5 @@
 # The code location's image: the locked, CPU-only environment of `uv sync --frozen --no-dev
-# --extra cluster` (dagster-k8s, dagster-celery; no test or lint tools) serving
+# --extra cluster --extra plus` (dagster-k8s, dagster-celery, dagster-cloud; no test or lint tools) serving
 # accident_assets.definitions over gRPC. The same image runs the code server, each run
 # (K8sRunLauncher) and each step (k8s_job_executor, celery workers). docs/deploy.md says how it
 # is checked. Build: docker build -t accident_assets .
@@ -14,10 +14,10 @@ ENV UV_LINK_MODE=copy \
 WORKDIR /src
 # Dependencies first: this layer is rebuilt when the lock changes, not when the code does.
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-dev --extra cluster --no-install-project
+RUN uv sync --frozen --no-dev --extra cluster --extra plus --no-install-project
 # Then the package itself, installed as a wheel: the image needs no build tree.
 COPY accident_assets ./accident_assets
-RUN uv sync --frozen --no-dev --extra cluster --no-editable
+RUN uv sync --frozen --no-dev --extra cluster --extra plus --no-editable
 
 FROM python:3.11-slim-bookworm
 # The venv's python links to /usr/local/bin/python3.11: the same base image on both stages.

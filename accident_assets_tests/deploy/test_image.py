@@ -79,7 +79,8 @@ def test_the_environment_is_the_lock_without_dev_tools():
     syncs = [run for run in instructions("RUN") if "uv sync" in run]
     assert syncs
     for run in syncs:
-        assert "--frozen" in run and "--no-dev" in run and "--extra cluster" in run, run
+        assert "--frozen" in run and "--no-dev" in run, run
+        assert all(f"--extra {extra}" in run for extra in IMAGE_EXTRAS), run
     assert not any(tool in run for run in instructions("RUN") for tool in ("pytest", "ruff"))
 
 
@@ -140,7 +141,11 @@ def test_the_context_leaves_out_what_the_image_does_not_need(path: str):
     assert not in_context(path)
 
 
-def non_dev_packages(extras: tuple[str, ...] = ("cluster",)) -> set[str]:
+# The extras the image installs: the cluster executors and launcher, and Dagster+'s agent library.
+IMAGE_EXTRAS = ("cluster", "plus")
+
+
+def non_dev_packages(extras: tuple[str, ...] = IMAGE_EXTRAS) -> set[str]:
     """The packages uv.lock resolves for the project with ``extras`` and without dev groups
     (every platform's markers taken: a superset of one platform's install)."""
     lock = {p["name"]: p for p in tomllib.loads((REPO / "uv.lock").read_text())["package"]}
@@ -161,6 +166,7 @@ def test_the_image_installs_no_gpu_libraries():
     packages = non_dev_packages()
     # The walk sees what it should: the CPU xgboost, the cluster extra, no dev tools.
     assert {"xgboost-cpu", "dagster-k8s", "kubernetes", "dagster-celery", "celery"} <= packages
+    assert "dagster-cloud" in packages
     assert not {"pytest", "ruff", "xgboost"} & packages
     assert not [p for p in packages if "nvidia" in p or "cuda" in p]
 
