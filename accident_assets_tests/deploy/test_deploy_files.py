@@ -130,16 +130,37 @@ def test_a_typo_fails_naming_the_key(typo, key: str, tmp_path: Path, set_env):
     assert errors and any(f'"{key}"' in e for e in errors), errors
 
 
-def test_the_run_pods_get_the_settings_they_rebuild_the_code_location_from():
-    """A run pod loads the code location again: a setting missing there is its default (e.g. the
-    training steps in-process); a misspelt one is not a setting at all."""
-    launcher = load(DEPLOY / "dagster.k8s.yaml")["run_launcher"]["config"]
-    passed = {entry.split("=")[0] for entry in launcher["env_vars"]}
+def pod_environment(launcher: dict[str, Any]) -> set[str]:
+    """The variables a run or step pod gets: the keys of the ConfigMaps and Secrets the launcher
+    names (their templates are deploy/k8s.env.yaml), and the Postgres password."""
+    documents = {
+        doc["metadata"]["name"]: doc
+        for doc in yaml.safe_load_all((DEPLOY / "k8s.env.yaml").read_text())
+    }
+    names = {"DAGSTER_PG_PASSWORD"} if launcher.get("postgres_password_secret") else set()
+    for name in launcher.get("env_config_maps", []):
+        names |= set(documents[name]["data"])
+    for name in launcher.get("env_secrets", []):
+        names |= set(documents[name]["stringData"])
+    return names
+
+
+def test_a_run_pod_gets_every_variable_the_deployment_reads():
+    """A run pod loads the instance and rebuilds the code location: a variable the instance or
+    the executor reads must be there, a setting missing there is its default (e.g. the training
+    steps in-process), and a misspelt one is not a setting at all."""
+    instance = load(DEPLOY / "dagster.k8s.yaml")
+    launcher = instance["run_launcher"]["config"]
+    available = pod_environment(launcher)
+    read = set(env_names(instance)) | set(env_names(load(DEPLOY / "executor.k8s.yaml")))
+    assert read <= available, read - available
+    # Names under env_vars must be set wherever a run is launched, or the launch fails.
+    assert not launcher.get("env_vars"), launcher.get("env_vars")
     settings = {env_name(field) for field in Settings.model_fields}
-    ours = {n for n in passed if n.startswith(("ACCIDENT_ASSETS_", "MLFLOW_"))}
+    ours = {n for n in available if n.startswith(("ACCIDENT_ASSETS_", "MLFLOW_"))}
     assert ours <= settings, ours - settings
     shared = {"ACCIDENT_ASSETS_STORAGE", "ACCIDENT_ASSETS_MLFLOW_ARTIFACTS", "MLFLOW_TRACKING_URI"}
-    assert {"ACCIDENT_ASSETS_EXECUTOR", *shared} <= passed
+    assert {"ACCIDENT_ASSETS_EXECUTOR", *shared} <= available
 
 
 def test_the_instance_loads_from_a_dagster_home(tmp_path: Path, set_env):
