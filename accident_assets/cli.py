@@ -7,6 +7,7 @@ against the persistent instance in ``$DAGSTER_HOME``: the UI shows every one of 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import time
@@ -19,7 +20,13 @@ import typer
 from tqdm import tqdm
 
 from accident_assets import instance, settings
-from accident_assets.postgres import DATABASES, DEFAULT_PORT, LocalPostgres, PostgresError
+from accident_assets.postgres import (
+    DATABASES,
+    DEFAULT_PORT,
+    LocalPostgres,
+    PostgresError,
+    attach_instance,
+)
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
@@ -78,10 +85,8 @@ def postgres_start(port: int = PORT_OPTION) -> None:
     server = _local_postgres(port)
     server.start()
     server.create_databases()
-    config = instance.write_instance_yaml(
-        settings.dagster_home(),
-        instance.postgres_storage(server.url("dagster")),
-        origin="accident-assets postgres start",
+    config = attach_instance(
+        server, settings.dagster_home(), origin="accident-assets postgres start"
     )
     # `?=`: an MLFLOW_TRACKING_URI the user exported still wins.
     _env_file().write_text(f"export MLFLOW_TRACKING_URI ?= {server.url('mlflow')}\n")
@@ -94,32 +99,31 @@ def postgres_start(port: int = PORT_OPTION) -> None:
 
 @postgres_app.command("stop")
 def postgres_stop(
-    port: int = PORT_OPTION,
     sqlite: bool = typer.Option(
         False, "--sqlite", help="also point the instance and MLflow back at the local sqlite files"
     ),
 ) -> None:
     """Stop the server; its data stays for the next start."""
-    _local_postgres(port).stop()
+    _local_postgres(DEFAULT_PORT).stop()  # the data directory names the server, not the port
+    typer.echo("Postgres stopped")
     if sqlite:
         _env_file().unlink(missing_ok=True)
-        config = settings.dagster_home() / "dagster.yaml"
-        config.unlink(missing_ok=True)
-        instance.ensure_dagster_home()
+        config = instance.detach_instance(settings.dagster_home())
         typer.echo(f"{config} and MLflow are on the local sqlite files again")
-    typer.echo("Postgres stopped")
+        init()
 
 
 @postgres_app.command("status")
-def postgres_status(port: int = PORT_OPTION) -> None:
+def postgres_status() -> None:
     """Whether the server runs, and the URLs of its databases."""
-    server = _local_postgres(port)
+    server = _local_postgres(DEFAULT_PORT)
     if not server.running():
         typer.echo(f"Postgres is not running (data: {server.data_dir})")
         raise typer.Exit(code=1)
-    typer.echo(f"Postgres is running on {server.host}:{port}")
+    running = dataclasses.replace(server, port=server.running_port() or server.port)
+    typer.echo(f"Postgres is running on {running.host}:{running.port}")
     for database in DATABASES:
-        typer.echo(f"  {database}: {server.url(database)}")
+        typer.echo(f"  {database}: {running.url(database)}")
 
 
 def _job(name: str) -> dg.JobDefinition:

@@ -22,6 +22,7 @@ here: two trainings of the same task launched at once both started).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,7 @@ POLICY: dict[str, Any] = {
 }
 
 WRITTEN_BY = "# Written by accident_assets"
+_ORIGIN = re.compile(re.escape(WRITTEN_BY) + r" \((.*)\)\.$")
 
 
 def instance_yaml(storage: Mapping[str, Any] | None = None, *, origin: str) -> str:
@@ -72,13 +74,25 @@ def postgres_storage(url: str) -> dict[str, Any]:
     return {"postgres": {"postgres_url": url}}
 
 
+LOCAL_ORIGIN = "DAGSTER_HOME had no dagster.yaml; local sqlite"
+
+
 def ensure_dagster_home(settings: Settings | None = None) -> Path:
-    """DAGSTER_HOME with a dagster.yaml; an existing, non-empty one is the user's and is kept."""
+    """DAGSTER_HOME with a dagster.yaml of the current policy. A user's own file is kept as it
+    is; one this project wrote (an older version's, say, without the pools) is written again
+    with the same storage."""
     home = (settings or get_settings()).dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists() or not config.read_text().strip():
-        config.write_text(instance_yaml(origin="DAGSTER_HOME had no dagster.yaml; local sqlite"))
+    text = config.read_text() if config.exists() else ""
+    if not text.strip():
+        config.write_text(instance_yaml(origin=LOCAL_ORIGIN))
+    elif text.startswith(WRITTEN_BY):
+        storage = (yaml.safe_load(text) or {}).get("storage")
+        origin = _ORIGIN.match(text.splitlines()[0])
+        current = instance_yaml(storage, origin=origin.group(1) if origin else LOCAL_ORIGIN)
+        if current != text:
+            config.write_text(current)
     return home
 
 
@@ -106,9 +120,22 @@ def pool_limits(defs: dg.Definitions) -> dict[str, int]:
     }
 
 
+def detach_instance(home: Path) -> Path:
+    """Undoes :func:`write_instance_yaml`: the user's file set aside comes back, else a local
+    sqlite instance replaces ours; a user's own file is never removed."""
+    config, kept = home / "dagster.yaml", home / "dagster.yaml.bak"
+    if kept.exists():
+        kept.replace(config)
+    elif config.exists() and config.read_text().startswith(WRITTEN_BY):
+        config.write_text(instance_yaml(origin=LOCAL_ORIGIN))
+    return config
+
+
 def apply_pool_limits(instance: dg.DagsterInstance, limits: Mapping[str, int]) -> dict[str, int]:
-    """Sets each pool's limit unless someone already set one (in the UI or with ``dagster
-    instance concurrency set``); returns the limits now in force."""
+    """Sets each pool's limit unless the instance already has one, set in the UI, with
+    ``dagster instance concurrency set``, or by an earlier call; returns the limits in force.
+    So a new :data:`INGEST_RUN_LIMIT` reaches only new instances: change an existing one with
+    ``dagster instance concurrency set ingest <n>``."""
     storage = instance.event_log_storage
     explicit = {
         pool.name: pool.limit for pool in storage.get_pool_limits() if not pool.from_default

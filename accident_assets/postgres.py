@@ -74,6 +74,7 @@ class LocalPostgres:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._give_to_server_user(self.data_dir)
+        self._check_reachable()
         self._run(
             "initdb", "-D", str(self.data_dir), "-U", SERVER_USER, "--auth=trust", "-E", "UTF8"
         )
@@ -102,14 +103,17 @@ class LocalPostgres:
         if self.running():
             self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-m", "fast", "stop")
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
     def running(self) -> bool:
         if not self.initialized:
             return False
         done = self._run("pg_ctl", "-D", str(self.data_dir), "status", check=False)
+        # 3 is "no server running"; anything else but 0 (e.g. 4, an unreadable data directory)
+        # says nothing about the server, and reading it as "stopped" would hide a live one.
+        if done.returncode not in (0, 3):
+            raise PostgresError(
+                f"`pg_ctl status` on {self.data_dir} failed ({done.returncode}): "
+                f"{(done.stdout + done.stderr).strip()}"
+            )
         return done.returncode == 0
 
     def running_port(self) -> int | None:
@@ -138,15 +142,21 @@ class LocalPostgres:
 
     def _run(self, binary: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         command = [str(find_bindir() / binary), *args]
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=self.timeout_seconds + 30,
-            check=False,
-            user=SERVER_USER if os.geteuid() == 0 else None,
-            cwd="/",
-        )
+        try:
+            done = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout_seconds + 30,
+                check=False,
+                user=SERVER_USER if os.geteuid() == 0 else None,
+                cwd="/",
+            )
+        except subprocess.TimeoutExpired:
+            raise PostgresError(
+                f"`{' '.join(command)}` did not finish in {self.timeout_seconds + 30} s "
+                f"(log: {self.log_file})"
+            ) from None
         if check and done.returncode != 0:
             log = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
             raise PostgresError(
@@ -154,6 +164,20 @@ class LocalPostgres:
                 f"{(done.stdout + done.stderr).strip()[-2000:]}\n{log}".strip()
             )
         return done
+
+    def _check_reachable(self) -> None:
+        """As root, the server runs as ``postgres``, which must be able to reach its data
+        directory: a private folder on the way (root's home is 700) fails initdb obscurely."""
+        if os.geteuid() != 0:
+            return
+        for folder in reversed(self.data_dir.parents):
+            reach = subprocess.run(["test", "-x", str(folder)], user=SERVER_USER, check=False)
+            if reach.returncode != 0:
+                raise PostgresError(
+                    f"the `{SERVER_USER}` user, which the server runs as, cannot enter {folder}: "
+                    "put the state directory (ACCIDENT_ASSETS_HOME) where other users can reach "
+                    f"it, or allow them to (chmod o+x {folder})"
+                )
 
     @staticmethod
     def _give_to_server_user(path: Path) -> None:
@@ -169,3 +193,15 @@ class LocalPostgres:
         os.chown(path, server.pw_uid, server.pw_gid)
         if path.is_dir():
             path.chmod(0o700)
+
+
+def attach_instance(
+    server: LocalPostgres, dagster_home: Path, database: str = "dagster", *, origin: str
+) -> Path:
+    """Creates ``database`` on ``server`` if needed and points the instance in ``dagster_home``
+    at it (runs, event logs, schedules); the dagster.yaml written."""
+    from accident_assets import instance
+
+    server.create_databases((database,))
+    storage = instance.postgres_storage(server.url(database))
+    return instance.write_instance_yaml(dagster_home, storage, origin=origin)

@@ -1,6 +1,6 @@
 """A real `dagster dev` of the code location over a state home, and its GraphQL API.
 
-Used by the browser test, the run-queue tests (``accident_assets_tests/deploy``) and
+Used by the browser test, the run-queue tests (``accident_assets_tests/instance``) and
 ``bench/bench_code_location.py`` (a run launched through the UI's API, from launch to success).
 """
 
@@ -74,7 +74,7 @@ def tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -209,7 +209,7 @@ def running_dagster_dev(
         "ACCIDENT_ASSETS_NYC_SOURCE": "sample",
         **(env or {}),
     }
-    port = _free_port()
+    port = free_port()
     log = workdir / "dagster-dev.log"
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port)]

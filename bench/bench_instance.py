@@ -83,7 +83,7 @@ print(json.dumps({{"times": times, "events": events}}))
 
 def measure(backend: str, days: int, commands: int) -> dict[str, object]:
     from accident_assets import instance
-    from accident_assets.postgres import LocalPostgres
+    from accident_assets.postgres import LocalPostgres, attach_instance
 
     with tempfile.TemporaryDirectory(prefix=f"bench-{backend}-") as tmp:
         home = Path(tmp)
@@ -94,9 +94,7 @@ def measure(backend: str, days: int, commands: int) -> dict[str, object]:
             server = LocalPostgres(home / "postgres" / "data", port=55439)
             server.start()
             server.create_databases()
-            instance.write_instance_yaml(
-                home / "dagster", instance.postgres_storage(server.url("dagster")), origin="bench"
-            )
+            attach_instance(server, home / "dagster", origin="bench")
             tracking_uri = server.url("mlflow")
         else:
             from accident_assets.settings import Settings

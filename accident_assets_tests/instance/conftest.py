@@ -5,7 +5,6 @@ instance and MLflow store are on it."""
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,15 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from accident_assets import instance
-from accident_assets.postgres import LocalPostgres, PostgresError, find_bindir
+from accident_assets.postgres import LocalPostgres, PostgresError, attach_instance, find_bindir
 from accident_assets_tests.apt import apt_install
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from accident_assets_tests.dagster_dev import free_port
 
 
 def _ensure_binaries() -> None:
@@ -79,11 +72,7 @@ def postgres_home(
     share the server, never a database)."""
     suffix = state_home.parent.name.replace("-", "_").lower()[-40:]
     dagster_db, mlflow_db = f"dagster_{suffix}", f"mlflow_{suffix}"
-    postgres.create_databases((dagster_db, mlflow_db))
-    instance.write_instance_yaml(
-        state_home / "dagster",
-        instance.postgres_storage(postgres.url(dagster_db)),
-        origin="test",
-    )
+    postgres.create_databases((mlflow_db,))
+    attach_instance(postgres, state_home / "dagster", dagster_db, origin="test")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", postgres.url(mlflow_db))
     return PostgresHome(state_home, postgres, dagster_db, mlflow_db)

@@ -43,6 +43,37 @@ def test_every_shipped_instance_has_the_policy(path: Path):
     assert monitoring == expected
 
 
+def test_an_older_instance_of_ours_gets_the_current_policy(state_home: Path):
+    """The dagster.yaml an earlier version wrote had run monitoring and no pools: without the
+    rewrite, the run-level limits would not hold on an upgraded state directory."""
+    config = state_home / "dagster" / "dagster.yaml"
+    older = "# Written by accident_assets when DAGSTER_HOME had no dagster.yaml; default local storage.\n"
+    config.write_text(older + "run_monitoring:\n  enabled: true\n")
+    instance.ensure_dagster_home()
+    assert yaml.safe_load(config.read_text())["concurrency"] == instance.POLICY["concurrency"]
+    # A storage of ours is kept through the rewrite; a user's own file is never touched.
+    storage = instance.postgres_storage("postgresql+psycopg2://u@127.0.0.1:1/d")
+    instance.write_instance_yaml(state_home / "dagster", storage, origin="test")
+    instance.ensure_dagster_home()
+    assert yaml.safe_load(config.read_text())["storage"] == storage
+    assert config.read_text().startswith("# Written by accident_assets (test).")
+    config.write_text("telemetry:\n  enabled: false\n")
+    instance.ensure_dagster_home()
+    assert config.read_text() == "telemetry:\n  enabled: false\n"
+
+
+def test_detach_brings_back_the_users_file_or_a_local_one(tmp_path: Path):
+    home = tmp_path / "dagster"
+    home.mkdir()
+    storage = instance.postgres_storage("postgresql+psycopg2://u@127.0.0.1:1/d")
+    instance.write_instance_yaml(home, storage, origin="test")
+    instance.detach_instance(home)
+    assert "storage" not in yaml.safe_load((home / "dagster.yaml").read_text())
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    instance.detach_instance(home)  # a user's file without a copy set aside stays
+    assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+
+
 def test_write_instance_yaml_keeps_a_users_file(tmp_path: Path):
     home = tmp_path / "dagster"
     home.mkdir()

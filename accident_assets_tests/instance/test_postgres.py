@@ -148,7 +148,8 @@ def test_a_postgres_restart_between_two_runs_loses_nothing(postgres_home: Postgr
         before = _counts(postgres_home)
         first_run = instance.get_runs()[0]
 
-        postgres_home.server.restart()
+        postgres_home.server.stop()
+        postgres_home.server.start()
 
         assert _counts(postgres_home) == before
         assert instance.get_run_by_id(first_run.run_id).status == dg.DagsterRunStatus.SUCCESS
@@ -204,19 +205,23 @@ def test_the_command_line_starts_points_the_instance_and_stops(
     postgres: LocalPostgres, tmp_path: Path
 ):
     import os
+    import shutil
     import subprocess
     import sys
     import tempfile
 
     import yaml
 
-    from accident_assets_tests.instance.conftest import free_port
+    from accident_assets_tests.dagster_dev import free_port
 
     home = Path(tempfile.mkdtemp(prefix="accident-assets-cli-"))
     home.chmod(0o755)  # the server runs as the `postgres` user
     env = {**os.environ, "ACCIDENT_ASSETS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
     command = [str(Path(sys.executable).with_name("accident-assets")), "postgres"]
     port = str(free_port())
+    users_config = "telemetry:\n  enabled: false\n"
+    (home / "dagster").mkdir()
+    (home / "dagster" / "dagster.yaml").write_text(users_config)
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -229,10 +234,12 @@ def test_the_command_line_starts_points_the_instance_and_stops(
         config = yaml.safe_load((home / "dagster" / "dagster.yaml").read_text())
         url = f"postgresql+psycopg2://postgres@127.0.0.1:{port}"
         assert config["storage"] == {"postgres": {"postgres_url": f"{url}/dagster"}}
+        assert (home / "dagster" / "dagster.yaml.bak").read_text() == users_config
         env_mk = (home / "postgres" / "env.mk").read_text()
         assert env_mk == f"export MLFLOW_TRACKING_URI ?= {url}/mlflow\n"
         assert "'ingest': 2" in started.stdout
-        assert cli("status", "--port", port).returncode == 0
+        status = cli("status")
+        assert status.returncode == 0 and f"{url}/mlflow" in status.stdout, status.stdout
 
         # Errors name the port, without a traceback: this home's server runs on another one...
         elsewhere = cli("start", "--port", str(postgres.port))
@@ -240,19 +247,34 @@ def test_the_command_line_starts_points_the_instance_and_stops(
         assert f"already runs on port {port}" in elsewhere.stderr, elsewhere.stderr
         assert f"{url}/dagster" in (home / "dagster" / "dagster.yaml").read_text()
         # ... or the port is another server's.
-        assert cli("stop", "--port", port).returncode == 0
+        assert cli("stop").returncode == 0
         clash = cli("start", "--port", str(postgres.port))
         assert clash.returncode == 1
         assert clash.stderr.startswith("postgres: ") and "Traceback" not in clash.stderr
         assert str(postgres.port) in clash.stderr
 
-        stopped = cli("stop", "--port", port, "--sqlite")
+        # Back to sqlite: the user's own dagster.yaml returns, and MLflow's store with it.
+        stopped = cli("stop", "--sqlite")
         assert stopped.returncode == 0, stopped.stderr
-        assert cli("status", "--port", port).returncode == 1
-        assert "storage" not in yaml.safe_load((home / "dagster" / "dagster.yaml").read_text())
+        assert cli("status").returncode == 1
+        assert (home / "dagster" / "dagster.yaml").read_text() == users_config
+        assert not (home / "dagster" / "dagster.yaml.bak").exists()
         assert not (home / "postgres" / "env.mk").exists()
     finally:
-        cli("stop", "--port", port)
-        import shutil
-
+        cli("stop")
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_data_directory_the_server_user_cannot_reach_is_named(tmp_path: Path):
+    """pytest's folders are private to root: the server, run as `postgres`, could not enter."""
+    import os
+
+    from accident_assets.postgres import PostgresError
+
+    if os.geteuid() != 0:
+        pytest.skip("only root runs the server as another user")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    with pytest.raises(PostgresError, match="user, which the server runs as, cannot enter /"):
+        LocalPostgres(private / "data").init()
+    assert not (private / "data" / "PG_VERSION").exists()
