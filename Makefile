@@ -43,5 +43,5 @@ postgres-stop: $(VENV)  ## stop it (data kept; `accident-assets postgres stop --
 	.venv/bin/accident-assets postgres stop
 
 clean:  ## delete the state directory (stopping its Postgres first, if one runs)
-	-@[ -x .venv/bin/accident-assets ] && .venv/bin/accident-assets postgres stop >/dev/null 2>&1
+	@[ ! -x .venv/bin/accident-assets ] || .venv/bin/accident-assets postgres stop
 	rm -rf var

@@ -104,8 +104,12 @@ def postgres_stop(
     ),
 ) -> None:
     """Stop the server; its data stays for the next start."""
-    _local_postgres(DEFAULT_PORT).stop()  # the data directory names the server, not the port
-    typer.echo("Postgres stopped")
+    server = _local_postgres(DEFAULT_PORT)  # the data directory names the server, not the port
+    if server.running():
+        server.stop()
+        typer.echo("Postgres stopped")
+    else:
+        typer.echo(f"Postgres is not running (data: {server.data_dir})")
     if sqlite:
         _env_file().unlink(missing_ok=True)
         config = instance.detach_instance(settings.dagster_home())

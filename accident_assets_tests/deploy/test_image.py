@@ -102,7 +102,9 @@ def test_the_image_places_agree_with_the_kubernetes_instance():
     launcher = K8S_INSTANCE["run_launcher"]["config"]
     assert env["DAGSTER_HOME"] == launcher["dagster_home"]  # where the ConfigMap is mounted
     mounts = {m["mount_path"] for m in launcher["volume_mounts"]}
-    assert env["ACCIDENT_ASSETS_HOME"] in mounts  # the training objects' shared volume
+    assert (
+        env["ACCIDENT_ASSETS_HOME"] in mounts
+    )  # the shared volume (compute logs; the rest is on s3://)
     compute_logs = K8S_INSTANCE["compute_logs"]["config"]["base_dir"]
     assert compute_logs.startswith(env["ACCIDENT_ASSETS_HOME"] + "/")
 
