@@ -41,20 +41,38 @@ RUN_COMMAND += ["-j", FRANCE.job_name]
 PARTITION = json.dumps({"dagster/partition": "2022"})
 
 
+def processes() -> dict[int, tuple[str, int, int]]:
+    """Every process (Linux /proc): its state, parent and process group."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue  # ended meanwhile
+        found[int(stat.parent.name)] = (state, int(parent), int(group))
+    return found
+
+
+def group_alive(group: int) -> bool:
+    return any(g == group and state != "Z" for state, _, g in processes().values())
+
+
 def stop(process: subprocess.Popen) -> None:
-    """Ends ``process`` and every process it started (its own session): SIGTERM, then SIGKILL."""
-    if process.poll() is not None:
+    """Ends ``process`` and every process it started (its own session, which the Celery worker
+    stays in after the CLI that started it exits): SIGTERM, then SIGKILL."""
+    if process.poll() is not None and not group_alive(process.pid):
         return
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            break
+        deadline = time.monotonic() + wait
+        while (process.poll() is None or group_alive(process.pid)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if process.poll() is not None and not group_alive(process.pid):
+            break
+    process.wait(timeout=5)
 
 
 def executor_file(tmp_path: Path) -> Path:
@@ -73,14 +91,8 @@ def executor_file(tmp_path: Path) -> Path:
 
 
 def descendants(pid: int) -> set[int]:
-    """The processes under ``pid`` (Linux /proc): the Celery worker and its pool's processes."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended meanwhile
-        parents[int(stat.parent.name)] = int(fields[1])
+    """The processes under ``pid``: the Celery worker and its pool's processes."""
+    parents = {p: parent for p, (_, parent, _) in processes().items()}
     found, frontier = set(), {pid}
     while frontier:
         frontier = {p for p, parent in parents.items() if parent in frontier} - found
