@@ -23,6 +23,11 @@ from accident_assets.settings import ExecutorName, Settings, get_settings
 from accident_assets.training import definitions as training
 from accident_assets.training.tracking import MlflowTracking
 
+CELERY_FROM_ENV = {
+    "broker": {"env": "DAGSTER_CELERY_BROKER_URL"},
+    "backend": {"env": "DAGSTER_CELERY_BACKEND_URL"},
+}
+
 
 def training_executor(name: ExecutorName) -> dg.ExecutorDefinition:
     """The executor a deployment names for the training jobs' steps. dagster-k8s and
@@ -34,8 +39,18 @@ def training_executor(name: ExecutorName) -> dg.ExecutorDefinition:
         return k8s_job_executor
     if name == "celery":  # each step a task on the broker, run by a `dagster-celery` worker
         from dagster_celery import celery_executor
+        from dagster_celery.executor import CELERY_CONFIG
 
-        return celery_executor
+        # Runs that sensors, schedules and the UI launch carry no run config: the broker and
+        # backend come from the variables the workers read too (deploy/executor.celery.yaml);
+        # a run's own config still overrides them.
+        # The same fields without their defaults, so that only what a run sets overrides.
+        overrides = {
+            k: dg.Field(f.config_type, is_required=False) for k, f in CELERY_CONFIG.items()
+        }
+        return celery_executor.configured(
+            lambda config: {**CELERY_FROM_ENV, **config}, config_schema=overrides, name="celery"
+        )
     return dg.multiprocess_executor if name == "multiprocess" else dg.in_process_executor
 
 

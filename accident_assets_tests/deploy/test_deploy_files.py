@@ -206,3 +206,21 @@ def test_the_celery_workers_read_the_same_file(set_env):
     config = get_validated_config(str(path))
     assert config["broker"] == plausible("DAGSTER_CELERY_BROKER_URL")
     assert config["backend"] == plausible("DAGSTER_CELERY_BACKEND_URL")
+
+
+def test_a_celery_run_without_run_config_reads_the_broker_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Sensors, schedules and the UI launch training runs with no run config: without the
+    environment, they would try celery's default broker on localhost."""
+    from accident_assets.definitions import build_defs
+
+    monkeypatch.setenv("DAGSTER_CELERY_BROKER_URL", "pyamqp://guest@rabbitmq:5672//")
+    monkeypatch.setenv("DAGSTER_CELERY_BACKEND_URL", "redis://redis:6379/0")
+    job = build_defs(Settings(executor="celery")).resolve_job_def("france_training_job")
+    resolved = dg.validate_run_config(job, {})["execution"]["celery"]
+    assert resolved["broker"] == "pyamqp://guest@rabbitmq:5672//"
+    assert resolved["backend"] == "redis://redis:6379/0"
+    # A run's own config still wins.
+    own = {"execution": {"config": {"backend": "rpc://"}}}
+    assert dg.validate_run_config(job, own)["execution"]["celery"]["backend"] == "rpc://"
