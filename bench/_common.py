@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import psutil
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def peak_rss_mb() -> float:
@@ -24,6 +28,17 @@ def cpu_seconds() -> float:
     hardly moves when other processes share the cores."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    """Wall time of a command run from the repository; a failure stops the benchmark with its
+    output."""
+    started = time.perf_counter()
+    done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return elapsed
 
 
 def load_average() -> str:

@@ -21,13 +21,12 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import load_average
+from _common import load_average, timed
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / ".venv" / "bin"
@@ -39,24 +38,15 @@ def _env(home: Path) -> dict[str, str]:
     return {**os.environ, "ACCIDENT_ASSETS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
 
 
-def _timed(cmd: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return elapsed
-
-
 def import_times(repeats: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         env = _env(Path(tmp))
         python = str(VENV / "python")
-        _timed([python, "-c", LOCATION], env)  # warm the file cache and the bytecode
+        timed([python, "-c", LOCATION], env)  # warm the file cache and the bytecode
         dagster, location = [], []
         for _ in range(repeats):
-            dagster.append(_timed([python, "-c", "import dagster"], env))
-            location.append(_timed([python, "-c", LOCATION], env))
+            dagster.append(timed([python, "-c", "import dagster"], env))
+            location.append(timed([python, "-c", LOCATION], env))
     return {"dagster": statistics.median(dagster), "location": statistics.median(location)}
 
 
@@ -70,7 +60,7 @@ def launch_times(repeats: int) -> dict[str, list[float]]:
         # Interleaved, so a slower minute of the machine hits both alike.
         for name, cmd in commands.items():
             with tempfile.TemporaryDirectory() as tmp:
-                times[name].append(_timed(cmd, _env(Path(tmp))))
+                times[name].append(timed(cmd, _env(Path(tmp))))
             print(f"  launch {i + 1}/{repeats} {name}: {times[name][-1]:.1f} s", file=sys.stderr)
     return times
 

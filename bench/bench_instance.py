@@ -25,10 +25,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import load_average
+from _common import load_average, timed
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / ".venv" / "bin"
@@ -41,15 +40,6 @@ def _env(home: Path, tracking_uri: str | None) -> dict[str, str]:
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
     return env
-
-
-def _timed(cmd: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return elapsed
 
 
 def _in_process(env: dict[str, str], days: list[dt.date]) -> tuple[list[float], int]:
@@ -107,7 +97,7 @@ def measure(backend: str, days: int, commands: int) -> dict[str, object]:
             print(f"  {backend}: in-process {statistics.median(in_process):.2f} s", file=sys.stderr)
             command_days = [FIRST_DAY + dt.timedelta(days=days + k) for k in range(commands)]
             launch = [
-                _timed(
+                timed(
                     [
                         str(VENV / "dg"),
                         "launch",
@@ -122,7 +112,7 @@ def measure(backend: str, days: int, commands: int) -> dict[str, object]:
             ]
             validate_cmd = [str(VENV / "dagster"), "definitions", "validate"]
             validate = [
-                _timed([*validate_cmd, "-m", "accident_assets.definitions"], env)
+                timed([*validate_cmd, "-m", "accident_assets.definitions"], env)
                 for _ in range(commands)
             ]
         finally:

@@ -100,6 +100,16 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """A process in a session of its own (so that :func:`stop` ends its whole group), its
+    output in ``log``."""
+    with log.open("w") as out:
+        return subprocess.Popen(
+            command, cwd=REPOSITORY, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+
 def wait_until_ready(worker: subprocess.Popen, log: Path, timeout: float = 90) -> None:
     """Until Celery logs that the worker consumes (``celery@<name> ready.``)."""
     deadline = time.monotonic() + timeout
@@ -149,27 +159,13 @@ def test_a_celery_worker_runs_the_training_steps(state_home: Path, tmp_path: Pat
 
     worker_log = tmp_path / "worker.log"
     started = time.monotonic()
-    with worker_log.open("w") as log:
-        worker = subprocess.Popen(
-            [*WORKER_COMMAND, "-y", str(executor), "-n", WORKER_NAME],
-            cwd=REPOSITORY,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    worker = spawn([*WORKER_COMMAND, "-y", str(executor), "-n", WORKER_NAME], env, worker_log)
     try:
         wait_until_ready(worker, worker_log)
         run_log = tmp_path / "run.log"
-        with run_log.open("w") as out:
-            launch = subprocess.Popen(
-                [*RUN_COMMAND, "-c", str(executor), "-c", str(ops), "--tags", PARTITION],
-                cwd=REPOSITORY,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        launch = spawn(
+            [*RUN_COMMAND, "-c", str(executor), "-c", str(ops), "--tags", PARTITION], env, run_log
+        )
         try:
             wait_for_run(launch, worker, worker_log)
         finally:
