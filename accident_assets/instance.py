@@ -109,11 +109,8 @@ def write_instance_yaml(home: Path, storage: Mapping[str, Any], *, origin: str) 
 
 def pool_limits(defs: dg.Definitions) -> dict[str, int]:
     """The limit of every pool the code location's assets are in."""
-    pools = {
-        pool
-        for key in defs.resolve_asset_graph().get_all_asset_keys()
-        for pool in defs.resolve_asset_graph().get(key).pools or ()
-    }
+    graph = defs.resolve_asset_graph()
+    pools = {pool for key in graph.get_all_asset_keys() for pool in graph.get(key).pools or ()}
     return {
         pool: INGEST_RUN_LIMIT if pool == INGEST_POOL else DEFAULT_POOL_LIMIT
         for pool in sorted(pools)
