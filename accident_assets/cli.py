@@ -84,7 +84,7 @@ def postgres_start(port: int = PORT_OPTION) -> None:
     dagster.yaml at it, and write the MLFLOW_TRACKING_URI that make's targets use."""
     server = _local_postgres(port)
     server.start()
-    server.create_databases()
+    server.create_databases(("mlflow",))  # attach_instance creates the instance's own
     config = attach_instance(
         server, settings.dagster_home(), origin="accident-assets postgres start"
     )
